@@ -1,0 +1,110 @@
+"""The API root: authentication, /me, schema and docs, each app's routes, and the one exception handler."""
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import ProtectedError
+from django.urls import include, path
+from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework import exceptions, serializers
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from core.errors import DomainError
+
+
+def exception_handler(exc, context):
+    """Translate domain and Django errors into API responses; never a 500 for a refused change."""
+    if isinstance(exc, DomainError):
+        body = {"detail": exc.message, "code": exc.code}
+        if exc.field:
+            body = {exc.field: [exc.message], "detail": exc.message, "code": exc.code}
+        return Response(body, status=exc.http_status)
+    if isinstance(exc, DjangoValidationError):
+        if hasattr(exc, "error_dict"):
+            detail = {
+                ("non_field_errors" if field == "__all__" else field): [m for m in messages]
+                for field, messages in exc.message_dict.items()
+            }
+        else:
+            detail = {"non_field_errors": exc.messages}
+        exc = exceptions.ValidationError(detail)
+    elif isinstance(exc, ProtectedError):
+        return Response(
+            {
+                "detail": "This record is referred to by others and cannot be removed.",
+                "code": "protected",
+            },
+            status=409,
+        )
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    return drf_exception_handler(exc, context)
+
+
+class MeView(APIView):
+    """The requesting user."""
+
+    @extend_schema(
+        responses=inline_serializer(
+            name="Me",
+            fields={
+                "id": serializers.IntegerField(),
+                "username": serializers.CharField(),
+                "full_name": serializers.CharField(),
+                "groups": serializers.ListField(child=serializers.CharField()),
+            },
+        )
+    )
+    def get(self, request):
+        user = request.user
+        return Response(
+            {
+                "id": user.pk,
+                "username": user.get_username(),
+                "full_name": user.get_full_name(),
+                "groups": sorted(user.groups.values_list("name", flat=True)),
+            }
+        )
+
+
+class TokenView(ObtainAuthToken):
+    """Exchange a username and password for an API token."""
+
+    throttle_scope = "auth"
+    throttle_classes = [ScopedRateThrottle]
+
+    @extend_schema(
+        request=inline_serializer(
+            name="TokenRequest",
+            fields={"username": serializers.CharField(), "password": serializers.CharField()},
+        ),
+        responses=inline_serializer(
+            name="TokenResponse", fields={"token": serializers.CharField()}
+        ),
+    )
+    def post(self, request, *args, **kwargs):
+        try:
+            return super().post(request, *args, **kwargs)
+        except exceptions.ValidationError:
+            # django-axes flags the request when the sign-in was refused by lockout.
+            if getattr(request, "axes_locked_out", False):
+                return Response(
+                    {"detail": "Too many failed sign-ins; try again later.", "code": "locked_out"},
+                    status=429,
+                )
+            raise
+
+
+urlpatterns = [
+    path("auth/token/", TokenView.as_view(), name="api-token"),
+    path("me/", MeView.as_view(), name="api-me"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", include("incidents.api.urls")),
+    path("", include("plans.api.urls")),
+    path("", include("training.api.urls")),
+]

@@ -1,0 +1,34 @@
+"""Top-level URLs: admin, API, the self-service site."""
+
+from django.contrib import admin
+from django.http import JsonResponse
+from django.urls import include, path
+from django.views import defaults
+
+admin.site.site_header = "Incident response"
+admin.site.site_title = "Incident response"
+admin.site.index_title = "Case system"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("config.api")),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("incidents/", include("incidents.urls")),
+    path("plans/", include("plans.urls")),
+    path("training/", include("training.urls")),
+    path("", include("core.urls")),
+]
+
+
+def _api_or_page(api_status, api_detail, page_view):
+    def handler(request, *args, **kwargs):
+        if request.path.startswith("/api/"):
+            return JsonResponse({"detail": api_detail}, status=api_status)
+        return page_view(request, *args, **kwargs)
+
+    return handler
+
+
+# The API answers JSON even for paths no route matches (a malformed id, say).
+handler404 = _api_or_page(404, "Not found.", defaults.page_not_found)
+handler500 = _api_or_page(500, "Server error.", defaults.server_error)

@@ -1,0 +1,268 @@
+"""Shared API building blocks: pagination, audited views, history endpoints, ETags, permissions."""
+
+import hashlib
+import json
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import permissions, serializers
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from simple_history.models import HistoricalRecords
+
+from core.errors import StaleEdit
+from core.pagination import StandardPagination  # noqa: F401  (re-exported)
+
+
+class ModelPermissions(permissions.DjangoModelPermissions):
+    """Django model permissions, with `view` required to read."""
+
+    perms_map = {
+        **permissions.DjangoModelPermissions.perms_map,
+        "GET": ["%(app_label)s.view_%(model_name)s"],
+        "HEAD": ["%(app_label)s.view_%(model_name)s"],
+        "OPTIONS": [],
+    }
+
+
+class AuditedViewMixin:
+    """Makes the API's authenticated user (token or session) the history user of every save.
+
+    Django's middleware sees only session users; DRF authenticates tokens later,
+    so we hand simple-history the DRF request once authentication has run.
+    """
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        HistoricalRecords.context.request = request
+
+
+HISTORY_META_FIELDS = {
+    "history_id",
+    "history_date",
+    "history_user",
+    "history_user_id",
+    "history_type",
+    "history_change_reason",
+    "history_relation",
+}
+
+
+def _fields(record):
+    """(name shown, attribute read) for each tracked column: foreign keys by name, their id as value."""
+    return [
+        (f.name, f.attname)
+        for f in type(record)._meta.concrete_fields
+        if f.attname not in HISTORY_META_FIELDS and f.name not in HISTORY_META_FIELDS
+    ]
+
+
+def _plain(value):
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+def m2m_names(history_model):
+    """Names of the many-to-many fields a historical model tracks."""
+    return [field.name for field in getattr(history_model, "_history_m2m_fields", [])]
+
+
+def _m2m_snapshot(records):
+    """{(history_id, m2m name): sorted related ids} for the given historical records, one query per field."""
+    records = [r for r in records if r is not None]
+    if not records:
+        return {}
+    history_model = type(records[0])
+    tracked = records[0].instance_type
+    ids = [r.history_id for r in records]
+    snapshot = {(hid, name): [] for hid in ids for name in m2m_names(history_model)}
+    for name in m2m_names(history_model):
+        through = getattr(records[0], name).model
+        target = next(
+            f
+            for f in through._meta.fields
+            if f.is_relation and f.name != "history" and f.related_model is not tracked
+        )
+        for hid, target_id in through.objects.filter(history_id__in=ids).values_list(
+            "history_id", target.attname
+        ):
+            snapshot[(hid, name)].append(target_id)
+    return {key: sorted(values) for key, values in snapshot.items()}
+
+
+def _value(record, name, attname, m2m):
+    if record is None:
+        return None
+    if (record.history_id, name) in m2m:
+        return m2m[(record.history_id, name)]
+    return getattr(record, attname)
+
+
+def history_entries(records, previous, *, hidden_fields=()):
+    """Turn history records (newest first) into entries with the fields that changed.
+
+    `previous` is the record just older than the last one in `records` (or None).
+    Fields in `hidden_fields` are never shown, neither old nor new values.
+    """
+    records = list(records)
+    older = records[1:] + [previous]
+    m2m = _m2m_snapshot([*records, previous])
+    entries = []
+    for record, before in zip(records, older, strict=True):
+        changes = {}
+        names = _fields(record) + [(name, name) for name in m2m_names(type(record))]
+        for name, attname in names:
+            if name in hidden_fields or attname in hidden_fields:
+                continue
+            new = _value(record, name, attname, m2m)
+            old = _value(before, name, attname, m2m)
+            if record.history_type == "+" or before is None:
+                if new not in (None, "", []):
+                    changes[name] = {"old": None, "new": _plain(new)}
+            elif old != new:
+                changes[name] = {"old": _plain(old), "new": _plain(new)}
+        entries.append(
+            {
+                "history_id": record.history_id,
+                "history_date": record.history_date,
+                "history_user": record.history_user_id,
+                "history_user_name": (
+                    record.history_user.get_username() if record.history_user_id else None
+                ),
+                "history_type": {"+": "created", "~": "changed", "-": "deleted"}[
+                    record.history_type
+                ],
+                "history_change_reason": record.history_change_reason,
+                "changes": changes,
+            }
+        )
+    return entries
+
+
+HistoryEntrySerializer = inline_serializer(
+    name="HistoryEntry",
+    many=True,
+    fields={
+        "history_id": serializers.IntegerField(),
+        "history_date": serializers.DateTimeField(),
+        "history_user": serializers.IntegerField(allow_null=True),
+        "history_user_name": serializers.CharField(allow_null=True),
+        "history_type": serializers.ChoiceField(choices=["created", "changed", "deleted"]),
+        "history_change_reason": serializers.CharField(allow_null=True),
+        "changes": serializers.DictField(
+            child=inline_serializer(
+                name="HistoryChange",
+                fields={"old": serializers.JSONField(), "new": serializers.JSONField()},
+            )
+        ),
+    },
+)
+
+
+class HistoryPermission(permissions.BasePermission):
+    """History is for compliance and coordinators: those holding the history view permission."""
+
+    def has_permission(self, request, view):
+        return request.user.has_perm(view.history_permission)
+
+
+class HistoryMixin:
+    """Adds a read-only `…/{id}/history/` action to a viewset.
+
+    Visibility follows `get_object()`: what a user may not see, they may not
+    see the history of. Override `history_hidden_fields(instance)` to mask
+    fields for this request, and `clean_history_entry` to mask more.
+    """
+
+    history_permission = "core.view_history"
+
+    def history_hidden_fields(self, instance):
+        return ()
+
+    def clean_history_entry(self, instance, record, entry):
+        return entry
+
+    @extend_schema(responses=HistoryEntrySerializer, filters=False)
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="history",
+        filter_backends=[],
+        permission_classes=[permissions.IsAuthenticated, HistoryPermission],
+    )
+    def history(self, request, *args, **kwargs):
+        instance = self.get_object()
+        queryset = instance.history.select_related("history_user").order_by(
+            "-history_date", "-history_id"
+        )
+        paginator = self.paginator
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        previous = None
+        if page:
+            last = page[-1]
+            previous = (
+                instance.history.filter(history_date__lte=last.history_date)
+                .exclude(history_id=last.history_id)
+                .exclude(history_date=last.history_date, history_id__gt=last.history_id)
+                .order_by("-history_date", "-history_id")
+                .first()
+            )
+        hidden = self.history_hidden_fields(instance)
+        entries = history_entries(page, previous, hidden_fields=hidden)
+        entries = [
+            self.clean_history_entry(instance, record, entry)
+            for record, entry in zip(page, entries, strict=True)
+        ]
+        return paginator.get_paginated_response(entries)
+
+
+def etag_for(data):
+    """A strong validator: the hash of the representation a client reads."""
+    payload = json.dumps(data, sort_keys=True, cls=DjangoJSONEncoder).encode()
+    return '"' + hashlib.sha256(payload).hexdigest()[:32] + '"'
+
+
+class ETagMixin:
+    """Detail responses carry an ETag; a PATCH/PUT with a stale If-Match answers 412.
+
+    The ETag hashes what GET returns; set `read_serializer_class` when writes
+    use a different serializer than reads, so both sides hash the same shape.
+    """
+
+    read_serializer_class = None
+
+    def read_representation(self, instance):
+        serializer_class = self.read_serializer_class or self.get_serializer_class()
+        return serializer_class(instance, context=self.get_serializer_context()).data
+
+    def retrieve(self, request, *args, **kwargs):
+        data = self.read_representation(self.get_object())
+        response = Response(data)
+        response["ETag"] = etag_for(data)
+        return response
+
+    def update(self, request, *args, **kwargs):
+        with transaction.atomic():
+            if_match = request.headers.get("If-Match")
+            if if_match:
+                current = self.read_representation(self.get_object_for_update())
+                tags = {tag.strip() for tag in if_match.split(",")}
+                if "*" not in tags and etag_for(current) not in tags:
+                    raise StaleEdit("The record changed since you read it; reload and retry.")
+            response = super().update(request, *args, **kwargs)
+        if isinstance(response, Response) and response.status_code == 200:
+            data = self.read_representation(self.get_object())
+            response.data = data
+            response["ETag"] = etag_for(data)
+        return response
+
+    def get_object_for_update(self):
+        """The object, locked for the rest of the transaction where the database can."""
+        instance = self.get_object()
+        list(
+            type(instance)
+            ._default_manager.select_for_update()
+            .filter(pk=instance.pk)
+            .values_list("pk")
+        )
+        return self.get_object()

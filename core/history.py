@@ -1,0 +1,75 @@
+"""History helpers: who acted and why, for every write path (requests, services, commands)."""
+
+from contextlib import contextmanager
+from types import SimpleNamespace
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from simple_history.models import HistoricalRecords
+from simple_history.utils import update_change_reason  # noqa: F401  (re-exported)
+
+_MISSING = object()
+
+
+@contextmanager
+def acting_as(user):
+    """Record `user` as the history user of every save inside the block.
+
+    simple-history reads the user from `HistoricalRecords.context.request`;
+    commands and tasks have no request, so we lend it one that carries the
+    actor. The previous context (a real request) is restored afterwards.
+    """
+    previous = getattr(HistoricalRecords.context, "request", _MISSING)
+    HistoricalRecords.context.request = SimpleNamespace(user=user)
+    try:
+        yield user
+    finally:
+        if previous is _MISSING:
+            try:
+                del HistoricalRecords.context.request
+            except AttributeError:
+                pass
+        else:
+            HistoricalRecords.context.request = previous
+
+
+def audited_save(instance, *, actor, reason="", **save_kwargs):
+    """Validate and save `instance`, recording `actor` and `reason` in its history."""
+    instance.full_clean()
+    stamp(instance, actor=actor, reason=reason)
+    instance.save(**save_kwargs)
+    return instance
+
+
+def stamp(instance, *, actor, reason=""):
+    """Mark the next history record of `instance` with who and why."""
+    instance._history_user = actor if (actor is not None and actor.is_authenticated) else None
+    if reason:
+        instance._change_reason = reason
+    return instance
+
+
+def system_user():
+    """The named user recorded as actor of scheduled work run without --user."""
+    User = get_user_model()
+    user, created = User.objects.get_or_create(
+        username=settings.SYSTEM_USERNAME,
+        defaults={"first_name": "System", "is_active": False},
+    )
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
+
+
+def resolve_actor(username=None):
+    """The user a management command acts as: --user NAME, else the system user."""
+    if not username:
+        return system_user()
+    User = get_user_model()
+    try:
+        return User.objects.get(username=username)
+    except User.DoesNotExist as exc:
+        from django.core.management import CommandError
+
+        raise CommandError(f"No user named {username!r}.") from exc

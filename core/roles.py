@@ -1,0 +1,87 @@
+"""The four roles (Django groups) and their model permissions, gathered from every app.
+
+Each of our apps may have a `roles.py` with `PERMISSIONS = {group name: [patterns]}`
+where a pattern is `app_label.codename` with shell wildcards (`incidents.view_*`).
+A data migration creates the groups; after every `migrate` the permissions of
+new models are added too (additive: permissions granted by hand are kept).
+"""
+
+from fnmatch import fnmatchcase
+from importlib import import_module
+
+COORDINATORS = "Coordinators"
+PLAN_APPROVERS = "Plan approvers"
+COMPLIANCE = "Compliance"
+STAFF = "Staff"
+ROLE_NAMES = (COORDINATORS, PLAN_APPROVERS, COMPLIANCE, STAFF)
+
+OUR_APPS = ("core", "plans", "incidents", "training")
+
+PERMISSIONS = {
+    COORDINATORS: ["core.view_history", "auth.view_user", "auth.view_group"],
+    PLAN_APPROVERS: ["auth.view_user", "auth.view_group"],
+    COMPLIANCE: [
+        "core.view_history",
+        "core.export_history",
+        "core.view_historicaluser",
+        "auth.view_user",
+        "auth.view_group",
+    ],
+    STAFF: [],
+}
+
+
+def role_patterns():
+    """{group: [patterns]} merged from core and every app's roles module."""
+    merged = {name: list(PERMISSIONS.get(name, [])) for name in ROLE_NAMES}
+    for app in OUR_APPS[1:]:
+        try:
+            module = import_module(f"{app}.roles")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{app}.roles":
+                raise
+            continue
+        for group, patterns in getattr(module, "PERMISSIONS", {}).items():
+            merged.setdefault(group, []).extend(patterns)
+    return merged
+
+
+def sync_roles(apps, schema_editor=None):
+    """Create the groups and grant the permissions matching their patterns."""
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        # Historical app registries (in migrations) have no models_module;
+        # create_permissions skips such apps unless it is set.
+        restore = getattr(app_config, "models_module", None)
+        app_config.models_module = restore or True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = restore
+
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    all_perms = list(
+        Permission.objects.select_related("content_type").values_list(
+            "id", "content_type__app_label", "codename"
+        )
+    )
+    for group_name, patterns in role_patterns().items():
+        group, _ = Group.objects.get_or_create(name=group_name)
+        wanted = {
+            pk
+            for pk, app_label, codename in all_perms
+            if any(fnmatchcase(f"{app_label}.{codename}", p) for p in patterns)
+        }
+        have = set(group.permissions.values_list("id", flat=True))
+        missing = wanted - have
+        if missing:
+            group.permissions.add(*missing)
+
+
+def sync_roles_after_migrate(sender, app_config=None, using="default", apps=None, **kwargs):
+    # post_migrate fires once per app; run once, after the last of ours.
+    if app_config is None or app_config.label != "training":
+        return
+    from django.apps import apps as global_apps
+
+    sync_roles(global_apps)

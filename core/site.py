@@ -1,0 +1,42 @@
+"""The self-service site's shared pieces: the home page's panels and navigation, gathered from the apps.
+
+An app contributes by having a `panels.py` with any of:
+- `NAV = [("Label", "app:url-name"), ...]`: links in the site's top navigation;
+- `def home_panel(request) -> dict | None`: `{"template": ..., **context}` rendered on the home page.
+"""
+
+from functools import cache
+from importlib import import_module
+
+from core.roles import OUR_APPS
+
+
+@cache
+def _panel_modules():
+    modules = []
+    for app in OUR_APPS[1:]:
+        try:
+            modules.append(import_module(f"{app}.panels"))
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{app}.panels":
+                raise
+    return modules
+
+
+def navigation():
+    return [item for module in _panel_modules() for item in getattr(module, "NAV", [])]
+
+
+def home_panels(request):
+    panels = []
+    for module in _panel_modules():
+        build = getattr(module, "home_panel", None)
+        panel = build(request) if build else None
+        if panel:
+            panels.append(panel)
+    return panels
+
+
+def site_context(request):
+    """Template context processor: the site navigation."""
+    return {"site_nav": navigation()}

@@ -1,0 +1,230 @@
+"""Incident API shapes: a fast read-only list row, the detail, and the write inputs."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from rest_framework import serializers
+
+from incidents import queries
+from incidents.models import (
+    Action,
+    Category,
+    Escalation,
+    EscalationLevel,
+    Impact,
+    Incident,
+    Status,
+    TeamMember,
+    TimelineEntry,
+    Urgency,
+)
+
+User = get_user_model()
+
+
+class IncidentListSerializer(serializers.ModelSerializer):
+    """One list row. `reporter` is null for anonymous reports unless the reader is compliance."""
+
+    category = serializers.PrimaryKeyRelatedField(read_only=True)
+    category_name = serializers.CharField(source="category.name", read_only=True)
+    reporter = serializers.SerializerMethodField()
+    target_state = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Incident
+        fields = (
+            "id",
+            "reference",
+            "title",
+            "description",
+            "affected_service",
+            "category",
+            "category_name",
+            "impact",
+            "urgency",
+            "priority",
+            "status",
+            "occurred_at",
+            "reported_at",
+            "is_late",
+            "confidential",
+            "anonymous",
+            "incident_manager",
+            "reporter",
+            "target_state",
+        )
+        read_only_fields = fields
+
+    def get_reporter(self, incident) -> int | None:
+        if incident.anonymous and not self.context.get("sees_reporter", False):
+            return None
+        return incident.reporter_id
+
+    def get_target_state(self, incident) -> str | None:
+        targets = self.context.get("targets")
+        if targets is None:
+            return None
+        return queries.target_states(incident, targets).worst
+
+
+class TargetStatesSerializer(serializers.Serializer):
+    acknowledge = serializers.CharField(allow_null=True)
+    contain = serializers.CharField(allow_null=True)
+    recover = serializers.CharField(allow_null=True)
+    update = serializers.CharField(allow_null=True)
+    next_update_due = serializers.DateTimeField(allow_null=True)
+
+
+class TeamMemberSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TeamMember
+        fields = ("user", "role", "added_at")
+
+
+class IncidentDetailSerializer(IncidentListSerializer):
+    targets = serializers.SerializerMethodField()
+    team = TeamMemberSerializer(many=True, read_only=True)
+    plan_version = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    allowed_transitions = serializers.SerializerMethodField()
+
+    class Meta(IncidentListSerializer.Meta):
+        fields = IncidentListSerializer.Meta.fields + (
+            "observed_impact",
+            "actions_taken",
+            "plan_version",
+            "acknowledged_at",
+            "investigating_at",
+            "contained_at",
+            "eradicated_at",
+            "recovered_at",
+            "closed_at",
+            "cancelled_at",
+            "last_update_at",
+            "reopened_count",
+            "team",
+            "targets",
+            "allowed_transitions",
+        )
+        read_only_fields = fields
+
+    def get_targets(self, incident) -> TargetStatesSerializer:
+        targets = self.context.get("targets") or queries.targets_by_priority()
+        return TargetStatesSerializer(queries.target_states(incident, targets).as_dict()).data
+
+    def get_allowed_transitions(self, incident) -> list[str]:
+        from incidents.models import TRANSITIONS
+
+        return sorted(TRANSITIONS.get(incident.status, set()))
+
+
+class IncidentReportSerializer(serializers.Serializer):
+    """A new report (staff, integrations, coordinators)."""
+
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField()
+    occurred_at = serializers.DateTimeField()
+    category = serializers.PrimaryKeyRelatedField(queryset=Category.objects.filter(active=True))
+    impact = serializers.ChoiceField(choices=Impact.choices, default=Impact.MODERATE)
+    urgency = serializers.ChoiceField(choices=Urgency.choices, default=Urgency.MEDIUM)
+    affected_service = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default=""
+    )
+    observed_impact = serializers.CharField(required=False, allow_blank=True, default="")
+    actions_taken = serializers.CharField(required=False, allow_blank=True, default="")
+    anonymous = serializers.BooleanField(default=False)
+    confidential = serializers.BooleanField(default=False)
+
+
+class IncidentUpdateSerializer(serializers.ModelSerializer):
+    """Descriptive fields only: status moves by `transition/`, priority follows impact × urgency."""
+
+    category = serializers.PrimaryKeyRelatedField(queryset=Category.objects.all(), required=False)
+    incident_manager = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True), required=False, allow_null=True
+    )
+
+    class Meta:
+        model = Incident
+        fields = (
+            "title",
+            "description",
+            "affected_service",
+            "observed_impact",
+            "actions_taken",
+            "occurred_at",
+            "category",
+            "impact",
+            "urgency",
+            "confidential",
+            "incident_manager",
+        )
+        extra_kwargs = {name: {"required": False} for name in fields}
+
+
+class TransitionSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Status.choices)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class EscalationSerializer(serializers.ModelSerializer):
+    to_user = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True), required=False, allow_null=True
+    )
+    to_group = serializers.SlugRelatedField(
+        slug_field="name", queryset=Group.objects.all(), required=False, allow_null=True
+    )
+    level = serializers.ChoiceField(choices=EscalationLevel.choices)
+
+    class Meta:
+        model = Escalation
+        fields = (
+            "id",
+            "level",
+            "to_user",
+            "to_group",
+            "reason",
+            "escalated_by",
+            "created_at",
+            "acknowledged_at",
+            "automatic",
+        )
+        read_only_fields = ("id", "escalated_by", "created_at", "acknowledged_at", "automatic")
+
+    def validate(self, attrs):
+        if (attrs.get("to_user") is None) == (attrs.get("to_group") is None):
+            raise serializers.ValidationError(
+                {"to_user": ["Give exactly one of to_user or to_group."]}
+            )
+        return attrs
+
+
+class TimelineEntrySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TimelineEntry
+        fields = ("id", "kind", "text", "author", "created_at")
+        read_only_fields = ("id", "kind", "author", "created_at")
+
+
+class ActionSerializer(serializers.ModelSerializer):
+    owner = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True), required=False, allow_null=True
+    )
+
+    class Meta:
+        model = Action
+        fields = (
+            "id",
+            "incident",
+            "kind",
+            "description",
+            "owner",
+            "due_date",
+            "status",
+            "completed_at",
+            "created_at",
+        )
+        read_only_fields = ("id", "incident", "completed_at", "created_at")
+
+
+class MetricsQuerySerializer(serializers.Serializer):
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)

@@ -1,0 +1,16 @@
+"""API routes of the incidents app."""
+
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from . import views
+
+router = DefaultRouter()
+router.include_root_view = False
+router.register("incidents", views.IncidentViewSet, basename="incident")
+router.register("actions", views.ActionViewSet, basename="action")
+
+urlpatterns = [
+    path("metrics/incidents/", views.MetricsView.as_view(), name="incident-metrics"),
+    *router.urls,
+]

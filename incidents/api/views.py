@@ -1,0 +1,231 @@
+"""Thin API views over the incident services and queries."""
+
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.api import AuditedViewMixin, ETagMixin, HistoryMixin
+from incidents import queries, services
+from incidents.models import Action, Incident
+
+from . import serializers as s
+
+
+class IncidentFilter(filters.FilterSet):
+    reported_after = filters.IsoDateTimeFilter(field_name="reported_at", lookup_expr="gte")
+    reported_before = filters.IsoDateTimeFilter(field_name="reported_at", lookup_expr="lt")
+
+    class Meta:
+        model = Incident
+        fields = ("status", "priority", "category", "confidential", "incident_manager")
+
+
+class HasPerm(permissions.BasePermission):
+    """The permission named by the view for the current action (`action_perms`)."""
+
+    def has_permission(self, request, view):
+        perm = view.action_perms.get(view.action, {}).get(request.method)
+        return perm is None or request.user.has_perm(perm)
+
+
+CHANGE = "incidents.change_incident"
+
+
+class IncidentViewSet(
+    AuditedViewMixin,
+    HistoryMixin,
+    ETagMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Incidents: report, read, edit descriptive fields, move through the lifecycle, escalate."""
+
+    permission_classes = [permissions.IsAuthenticated, HasPerm]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    filterset_class = IncidentFilter
+    search_fields = ("reference", "title", "description", "affected_service")
+    ordering_fields = ("reported_at", "occurred_at", "priority", "status", "reference")
+    ordering = ("-reported_at", "-id")
+    read_serializer_class = s.IncidentDetailSerializer
+    action_perms = {
+        "create": {"POST": "incidents.add_incident"},
+        "partial_update": {"PATCH": CHANGE},
+        "transition": {"POST": CHANGE},
+        "escalations": {"POST": CHANGE},
+        "timeline": {"POST": CHANGE},
+        "actions": {"POST": "incidents.add_action"},
+    }
+
+    def get_queryset(self):
+        qs = queries.incident_list(self.request.user)
+        if self.action == "retrieve" or self.action == "partial_update":
+            qs = qs.prefetch_related("team")
+        return qs
+
+    def get_serializer_class(self):
+        return {
+            "list": s.IncidentListSerializer,
+            "create": s.IncidentReportSerializer,
+            "partial_update": s.IncidentUpdateSerializer,
+            "update": s.IncidentUpdateSerializer,
+        }.get(self.action, s.IncidentDetailSerializer)
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        user = self.request.user
+        context["sees_reporter"] = queries.sees_reporter_identity(user)
+        if self.action in ("list", "retrieve", "partial_update", "create", "transition"):
+            context["targets"] = queries.targets_by_priority()
+        return context
+
+    # Anonymous reporters stay hidden in the history too.
+    def history_hidden_fields(self, instance):
+        if instance.anonymous and not queries.sees_reporter_identity(self.request.user):
+            return ("reporter",)
+        return ()
+
+    def clean_history_entry(self, instance, record, entry):
+        if (
+            instance.anonymous
+            and not queries.sees_reporter_identity(self.request.user)
+            and record.history_user_id is not None
+            and record.history_user_id == instance.reporter_id
+        ):
+            entry = {**entry, "history_user": None, "history_user_name": None}
+        return entry
+
+    def _detail(self, incident, status_code=200):
+        incident = self.get_queryset().prefetch_related("team").get(pk=incident.pk)
+        return Response(self.read_representation(incident), status=status_code)
+
+    @extend_schema(request=s.IncidentReportSerializer, responses={201: s.IncidentDetailSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = s.IncidentReportSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        incident = services.incident_report(actor=request.user, **serializer.validated_data)
+        return self._detail(incident, status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.IncidentUpdateSerializer, responses=s.IncidentDetailSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        return super().partial_update(request, *args, **kwargs)
+
+    def perform_update(self, serializer):
+        services.incident_update(
+            incident=serializer.instance, actor=self.request.user, **serializer.validated_data
+        )
+
+    @extend_schema(request=s.TransitionSerializer, responses=s.IncidentDetailSerializer)
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def transition(self, request, pk=None):
+        """Move to another status: 409 when the lifecycle does not allow it from here."""
+        incident = self.get_object()
+        serializer = s.TransitionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        incident = services.incident_transition(
+            incident=incident, actor=request.user, **serializer.validated_data
+        )
+        return self._detail(incident)
+
+    @extend_schema(methods=["GET"], responses=s.EscalationSerializer(many=True), filters=False)
+    @extend_schema(
+        methods=["POST"], request=s.EscalationSerializer, responses={201: s.EscalationSerializer}
+    )
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
+    def escalations(self, request, pk=None):
+        incident = self.get_object()
+        if request.method == "POST":
+            serializer = s.EscalationSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            escalation = services.incident_escalate(
+                incident=incident, actor=request.user, **serializer.validated_data
+            )
+            return Response(s.EscalationSerializer(escalation).data, status=status.HTTP_201_CREATED)
+        page = self.paginate_queryset(
+            incident.escalations.select_related("to_group").order_by("-created_at", "-id")
+        )
+        return self.get_paginated_response(s.EscalationSerializer(page, many=True).data)
+
+    @extend_schema(methods=["GET"], responses=s.TimelineEntrySerializer(many=True), filters=False)
+    @extend_schema(
+        methods=["POST"],
+        request=s.TimelineEntrySerializer,
+        responses={201: s.TimelineEntrySerializer},
+    )
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
+    def timeline(self, request, pk=None):
+        incident = self.get_object()
+        if request.method == "POST":
+            serializer = s.TimelineEntrySerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            entry = services.timeline_note_add(
+                incident=incident, actor=request.user, text=serializer.validated_data["text"]
+            )
+            return Response(s.TimelineEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+        # An anonymous report's own timeline entry carries no author (see the service).
+        page = self.paginate_queryset(incident.timeline.order_by("-created_at", "-id"))
+        data = s.TimelineEntrySerializer(page, many=True).data
+        return self.get_paginated_response(data)
+
+    @extend_schema(methods=["GET"], responses=s.ActionSerializer(many=True), filters=False)
+    @extend_schema(
+        methods=["POST"], request=s.ActionSerializer, responses={201: s.ActionSerializer}
+    )
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
+    def actions(self, request, pk=None):
+        incident = self.get_object()
+        if request.method == "POST":
+            serializer = s.ActionSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            data = dict(serializer.validated_data)
+            data.pop("status", None)
+            created = services.action_create(incident=incident, actor=request.user, **data)
+            return Response(s.ActionSerializer(created).data, status=status.HTTP_201_CREATED)
+        page = self.paginate_queryset(incident.actions.order_by("due_date", "id"))
+        return self.get_paginated_response(s.ActionSerializer(page, many=True).data)
+
+
+class ActionViewSet(
+    AuditedViewMixin,
+    HistoryMixin,
+    ETagMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Follow-up actions: read and update (owner, due date, status)."""
+
+    serializer_class = s.ActionSerializer
+    permission_classes = [permissions.IsAuthenticated, HasPerm]
+    http_method_names = ["get", "patch", "head", "options"]
+    action_perms = {"partial_update": {"PATCH": "incidents.change_action"}}
+
+    def get_queryset(self):
+        visible = queries.visible_incidents(self.request.user)
+        return Action.objects.filter(incident__in=visible.values("pk"))
+
+    def perform_update(self, serializer):
+        services.action_update(
+            action=serializer.instance, actor=self.request.user, **serializer.validated_data
+        )
+
+
+class MetricsView(APIView):
+    """The incident metrics (product.md §1) over ?since= / ?until=, for the incidents you may see."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(parameters=[s.MetricsQuerySerializer], responses=dict)
+    def get(self, request):
+        if not request.user.has_perm("incidents.view_incident"):
+            return Response(
+                {"detail": "You do not have permission to see incident metrics."}, status=403
+            )
+        params = s.MetricsQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        return Response(queries.incident_metrics(request.user, **params.validated_data))

@@ -1,0 +1,8 @@
+"""Incidents app configuration."""
+
+from django.apps import AppConfig
+
+
+class IncidentsConfig(AppConfig):
+    name = "incidents"
+    verbose_name = "Incidents"

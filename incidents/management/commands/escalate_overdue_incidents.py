@@ -1,0 +1,28 @@
+"""Cron entry point: escalate open incidents that missed their acknowledge target (once per rule)."""
+
+from django.core.management.base import BaseCommand
+
+from core.history import acting_as, resolve_actor
+from incidents import services
+
+
+class Command(BaseCommand):
+    help = (
+        "Escalate, by the escalation rules, every open incident not acknowledged within its "
+        "priority's target. Idempotent and safe to run on several machines at once."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--user", help="Record this user as the actor (default: the system user)."
+        )
+
+    def handle(self, *args, user=None, **options):
+        actor = resolve_actor(user)
+        with acting_as(actor):
+            created = services.escalate_overdue(actor=actor)
+        for escalation in created:
+            self.stdout.write(
+                f"Escalated {escalation.incident.reference} to level {escalation.level}"
+            )
+        self.stdout.write(f"{len(created)} escalation(s) made.")

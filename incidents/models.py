@@ -1,0 +1,619 @@
+"""Tables of the incidents app: incidents, their response team, escalations, timeline, communications, actions, reviews."""
+
+import datetime
+import string
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+
+def now():
+    """The current time, looked up at call time (so a demo clock can stand in for it)."""
+    return timezone.now()
+
+
+class Priority(models.TextChoices):
+    P1 = "P1", "P1 · critical"
+    P2 = "P2", "P2 · high"
+    P3 = "P3", "P3 · moderate"
+    P4 = "P4", "P4 · low"
+
+
+class Impact(models.IntegerChoices):
+    EXTENSIVE = 1, "1 · extensive / widespread"
+    SIGNIFICANT = 2, "2 · significant / large"
+    MODERATE = 3, "3 · moderate / limited"
+    MINOR = 4, "4 · minor / localised"
+
+
+class Urgency(models.IntegerChoices):
+    CRITICAL = 1, "1 · critical"
+    HIGH = 2, "2 · high"
+    MEDIUM = 3, "3 · medium"
+    LOW = 4, "4 · low"
+
+
+# Impact × urgency → priority, the one place priority comes from (seed 004 §4).
+PRIORITY_MATRIX = {
+    (1, 1): "P1", (1, 2): "P1", (1, 3): "P2", (1, 4): "P3",
+    (2, 1): "P1", (2, 2): "P2", (2, 3): "P2", (2, 4): "P3",
+    (3, 1): "P2", (3, 2): "P2", (3, 3): "P3", (3, 4): "P4",
+    (4, 1): "P3", (4, 2): "P3", (4, 3): "P4", (4, 4): "P4",
+}  # fmt: skip
+
+
+def derive_priority(impact, urgency):
+    return PRIORITY_MATRIX[(int(impact), int(urgency))]
+
+
+class Category(models.Model):
+    """A kind of incident (security, availability, …); names the plan that governs it."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    plan = models.ForeignKey(
+        "plans.Plan",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="incident_categories",
+        help_text="The response plan that governs incidents of this category.",
+    )
+    active = models.BooleanField(default=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ("name",)
+        verbose_name_plural = "categories"
+
+    def __str__(self):
+        return self.name
+
+
+class ResponseTarget(models.Model):
+    """How fast incidents of one priority must be acknowledged, contained, recovered and updated on."""
+
+    priority = models.CharField(max_length=2, choices=Priority.choices, unique=True)
+    acknowledge_minutes = models.PositiveIntegerField()
+    contain_minutes = models.PositiveIntegerField()
+    recover_minutes = models.PositiveIntegerField()
+    update_minutes = models.PositiveIntegerField(
+        help_text="Stakeholders get an update at least this often while the incident is open."
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ("priority",)
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(acknowledge_minutes__gt=0)
+                & Q(contain_minutes__gt=0)
+                & Q(recover_minutes__gt=0)
+                & Q(update_minutes__gt=0),
+                name="responsetarget_positive",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Targets for {self.priority}"
+
+
+class Status(models.TextChoices):
+    REPORTED = "reported", "Reported"
+    TRIAGED = "triaged", "Triaged"
+    INVESTIGATING = "investigating", "Investigating"
+    CONTAINED = "contained", "Contained"
+    ERADICATED = "eradicated", "Eradicated"
+    RECOVERED = "recovered", "Recovered"
+    CLOSED = "closed", "Closed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+OPEN_STATUSES = (
+    Status.REPORTED,
+    Status.TRIAGED,
+    Status.INVESTIGATING,
+    Status.CONTAINED,
+    Status.ERADICATED,
+    Status.RECOVERED,
+)
+
+# The lifecycle: status → statuses it may move to. Reopening (closed or
+# cancelled → investigating) needs a reason; the service enforces that.
+TRANSITIONS = {
+    Status.REPORTED: {Status.TRIAGED, Status.CANCELLED},
+    Status.TRIAGED: {Status.INVESTIGATING, Status.CANCELLED},
+    Status.INVESTIGATING: {Status.CONTAINED, Status.CANCELLED},
+    Status.CONTAINED: {Status.ERADICATED, Status.CANCELLED},
+    Status.ERADICATED: {Status.RECOVERED, Status.CANCELLED},
+    Status.RECOVERED: {Status.CLOSED, Status.CANCELLED},
+    Status.CLOSED: {Status.INVESTIGATING},
+    Status.CANCELLED: {Status.INVESTIGATING},
+}
+REOPEN_FROM = {Status.CLOSED, Status.CANCELLED}
+
+# The timestamp each phase stamps when it is entered (first time only).
+PHASE_STAMPS = {
+    Status.TRIAGED: "acknowledged_at",
+    Status.INVESTIGATING: "investigating_at",
+    Status.CONTAINED: "contained_at",
+    Status.ERADICATED: "eradicated_at",
+    Status.RECOVERED: "recovered_at",
+    Status.CLOSED: "closed_at",
+    Status.CANCELLED: "cancelled_at",
+}
+
+
+class ReferenceCounter(models.Model):
+    """Last incident number handed out per year; the row is locked while a number is taken."""
+
+    year = models.PositiveIntegerField(unique=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+    history = HistoricalRecords()
+
+    def __str__(self):
+        return f"{self.year}: {self.last_number}"
+
+
+class Incident(models.Model):
+    """One reported incident, from the report to closure."""
+
+    reference = models.CharField(max_length=20, unique=True, editable=False)
+    title = models.CharField(max_length=200)
+    description = models.TextField(help_text="What happened.")
+    affected_service = models.CharField(
+        max_length=200, blank=True, help_text="Where: the affected service or system."
+    )
+    observed_impact = models.TextField(blank=True)
+    actions_taken = models.TextField(blank=True, help_text="What was done so far.")
+    occurred_at = models.DateTimeField(help_text="When the incident occurred (or began).")
+    reported_at = models.DateTimeField(default=now, editable=False)
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="incidents")
+    impact = models.PositiveSmallIntegerField(choices=Impact.choices, default=Impact.MODERATE)
+    urgency = models.PositiveSmallIntegerField(choices=Urgency.choices, default=Urgency.MEDIUM)
+    priority = models.CharField(max_length=2, choices=Priority.choices, editable=False)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.REPORTED, editable=False
+    )
+    is_late = models.BooleanField(default=False, editable=False)
+    anonymous = models.BooleanField(
+        default=False, help_text="The reporter's identity is shown to compliance only."
+    )
+    confidential = models.BooleanField(
+        default=False, help_text="Only the response team, compliance and superusers see it."
+    )
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reported_incidents",
+    )
+    incident_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="managed_incidents",
+    )
+    plan_version = models.ForeignKey(
+        "plans.PlanVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="incidents",
+        help_text="The plan version in force when the incident was reported.",
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True, editable=False)
+    investigating_at = models.DateTimeField(null=True, blank=True, editable=False)
+    contained_at = models.DateTimeField(null=True, blank=True, editable=False)
+    eradicated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    recovered_at = models.DateTimeField(null=True, blank=True, editable=False)
+    closed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_update_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="Last stakeholder communication."
+    )
+    reopened_count = models.PositiveSmallIntegerField(default=0, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ("-reported_at", "-id")
+        indexes = [
+            models.Index(fields=["-reported_at", "-id"], name="incident_reported_idx"),
+            models.Index(fields=["status", "-reported_at"], name="incident_status_idx"),
+            models.Index(fields=["priority", "-reported_at"], name="incident_priority_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(impact__gte=1, impact__lte=4), name="incident_impact_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(urgency__gte=1, urgency__lte=4), name="incident_urgency_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(priority__in=["P1", "P2", "P3", "P4"]), name="incident_priority_valid"
+            ),
+        ]
+        permissions = [
+            ("see_all_confidential", "Can see confidential incidents outside the response team"),
+            ("see_reporter_identity", "Can see who reported an anonymous incident"),
+        ]
+
+    def __str__(self):
+        return f"{self.reference} · {self.title}"
+
+    def save(self, *args, **kwargs):
+        self.derive()
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {
+                *kwargs["update_fields"],
+                "priority",
+                "is_late",
+                "updated_at",
+            }
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        self.derive()
+        if self.occurred_at and self.occurred_at > (
+            self.reported_at or timezone.now()
+        ) + datetime.timedelta(minutes=5):
+            raise ValidationError({"occurred_at": "An incident cannot occur in the future."})
+
+    def derive(self):
+        """Priority is derived, never typed; lateness is fixed by the report and occurrence times."""
+        if self.impact and self.urgency:
+            self.priority = derive_priority(self.impact, self.urgency)
+        if self.occurred_at and self.reported_at:
+            window = datetime.timedelta(hours=settings.INCIDENT_LATE_REPORT_HOURS)
+            self.is_late = self.reported_at - self.occurred_at > window
+
+    @property
+    def is_open(self):
+        return self.status in OPEN_STATUSES
+
+
+class TeamMember(models.Model):
+    """A person on an incident's response team, with their role."""
+
+    class Role(models.TextChoices):
+        COMMUNICATIONS_LEAD = "communications_lead", "Communications lead"
+        TECHNICAL_LEAD = "technical_lead", "Technical lead"
+        SCRIBE = "scribe", "Scribe"
+        SUBJECT_MATTER_EXPERT = "subject_matter_expert", "Subject matter expert"
+        RESPONDER = "responder", "Responder"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="team")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="incident_roles"
+    )
+    role = models.CharField(max_length=30, choices=Role.choices, default=Role.RESPONDER)
+    added_at = models.DateTimeField(default=now)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ("incident", "added_at", "id")
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "user"], name="teammember_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} ({self.get_role_display()})"
+
+
+class EscalationLevel(models.TextChoices):
+    TEAM_LEAD = "1", "1 · team lead"
+    INCIDENT_MANAGER = "2", "2 · incident manager"
+    SENIOR_MANAGEMENT = "3", "3 · senior management"
+    FUNCTIONAL = "functional", "Functional hand-off to a specialist team"
+
+
+def _one_target():
+    return (Q(to_user__isnull=False) & Q(to_group__isnull=True)) | (
+        Q(to_user__isnull=True) & Q(to_group__isnull=False)
+    )
+
+
+class EscalationRule(models.Model):
+    """Escalate automatically when an incident of this priority misses its acknowledge target."""
+
+    priority = models.CharField(max_length=2, choices=Priority.choices)
+    level = models.CharField(max_length=12, choices=EscalationLevel.choices)
+    to_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    to_group = models.ForeignKey(
+        Group, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    active = models.BooleanField(default=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ("priority", "level")
+        constraints = [
+            models.CheckConstraint(condition=_one_target(), name="escalationrule_one_target")
+        ]
+
+    def __str__(self):
+        return f"{self.priority} → level {self.level} ({self.to_user or self.to_group})"
+
+
+class Escalation(models.Model):
+    """An incident handed up (or across) to someone, by someone, for a reason."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="escalations")
+    level = models.CharField(max_length=12, choices=EscalationLevel.choices)
+    to_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="escalations_received",
+    )
+    to_group = models.ForeignKey(
+        Group, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reason = models.TextField()
+    escalated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="escalations_made"
+    )
+    created_at = models.DateTimeField(default=now)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    automatic = models.BooleanField(default=False)
+    rule = models.ForeignKey(
+        EscalationRule, on_delete=models.PROTECT, null=True, blank=True, related_name="escalations"
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.CheckConstraint(condition=_one_target(), name="escalation_one_target"),
+            # Automatic escalation happens once per incident and rule, whoever runs the timer.
+            models.UniqueConstraint(
+                fields=["incident", "rule"],
+                condition=Q(automatic=True),
+                name="escalation_automatic_once",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Level {self.level} to {self.to_user or self.to_group}"
+
+
+class TimelineEntry(models.Model):
+    """One line of an incident's timeline."""
+
+    class Kind(models.TextChoices):
+        NOTE = "note", "Note"
+        STATUS_CHANGE = "status_change", "Status change"
+        ESCALATION = "escalation", "Escalation"
+        COMMUNICATION = "communication", "Communication sent"
+        ACTION = "action", "Action"
+        TEAM = "team", "Team change"
+        REVIEW = "review", "Post-incident review"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.NOTE)
+    text = models.TextField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        verbose_name_plural = "timeline entries"
+        indexes = [models.Index(fields=["incident", "-created_at"], name="timeline_incident_idx")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.text[:60]}"
+
+
+PLACEHOLDERS = (
+    "reference",
+    "title",
+    "status",
+    "priority",
+    "category",
+    "incident_manager",
+    "affected_service",
+    "next_update_due",
+)
+
+
+def template_placeholders(text):
+    """The {placeholders} a template text uses; raises ValidationError for malformed ones."""
+    try:
+        names = {field for _, field, _, _ in string.Formatter().parse(text) if field is not None}
+    except ValueError as exc:
+        raise ValidationError(f"Malformed placeholder: {exc}.") from exc
+    return names
+
+
+class MessageTemplate(models.Model):
+    """A prepared message for a recurring scenario, with placeholders filled from the incident."""
+
+    name = models.CharField(max_length=100, unique=True)
+    scenario = models.CharField(max_length=200, blank=True)
+    subject = models.CharField(max_length=200)
+    body = models.TextField(
+        help_text="Placeholders: " + ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+    )
+    active = models.BooleanField(default=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ("name",)
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        errors = {}
+        for field in ("subject", "body"):
+            try:
+                unknown = template_placeholders(getattr(self, field)) - set(PLACEHOLDERS)
+            except ValidationError as exc:
+                errors[field] = exc.messages
+                continue
+            if unknown:
+                errors[field] = [f"Unknown placeholder(s): {', '.join(sorted(unknown))}."]
+        if errors:
+            raise ValidationError(errors)
+
+
+class Communication(models.Model):
+    """A message sent to stakeholders about an incident, exactly as sent."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="communications")
+    template = models.ForeignKey(
+        MessageTemplate, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    audience = models.TextField(blank=True, help_text="Email addresses, comma-separated.")
+    group = models.ForeignKey(
+        Group, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    recipient_count = models.PositiveIntegerField(default=0)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    sent_at = models.DateTimeField(default=now)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ("-sent_at", "-id")
+
+    def __str__(self):
+        return self.subject
+
+
+class Action(models.Model):
+    """A containment, eradication, recovery, corrective or preventive action with an owner and a due date."""
+
+    class Kind(models.TextChoices):
+        CONTAINMENT = "containment", "Containment"
+        ERADICATION = "eradication", "Eradication"
+        RECOVERY = "recovery", "Recovery"
+        CORRECTIVE = "corrective", "Corrective"
+        PREVENTIVE = "preventive", "Preventive"
+
+    class ActionStatus(models.TextChoices):
+        OPEN = "open", "Open"
+        IN_PROGRESS = "in_progress", "In progress"
+        DONE = "done", "Done"
+        CANCELLED = "cancelled", "Cancelled"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="actions")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    description = models.TextField()
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="incident_actions",
+    )
+    due_date = models.DateField(null=True, blank=True)
+    status = models.CharField(
+        max_length=20, choices=ActionStatus.choices, default=ActionStatus.OPEN
+    )
+    completed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=now)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ("due_date", "id")
+        indexes = [models.Index(fields=["status", "due_date"], name="action_status_due_idx")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.description[:60]}"
+
+    @property
+    def is_overdue(self):
+        return (
+            self.status in (self.ActionStatus.OPEN, self.ActionStatus.IN_PROGRESS)
+            and self.due_date is not None
+            and self.due_date < timezone.localdate()
+        )
+
+
+class PostIncidentReview(models.Model):
+    """What was learned from an incident; P1 and P2 incidents cannot close without a completed one."""
+
+    class ReviewStatus(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        COMPLETED = "completed", "Completed"
+
+    incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="review")
+    summary = models.TextField(blank=True)
+    root_cause = models.TextField(blank=True)
+    contributing_factors = models.TextField(blank=True)
+    went_well = models.TextField(blank=True)
+    went_badly = models.TextField(blank=True)
+    lessons_learned = models.TextField(blank=True)
+    participants = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    plan_change_needed = models.BooleanField(
+        default=False,
+        help_text="Should the response plan change? A change request goes to its owner.",
+    )
+    plan_change_description = models.TextField(blank=True)
+    plan_change_request = models.ForeignKey(
+        "plans.PlanChangeRequest",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+    status = models.CharField(
+        max_length=20, choices=ReviewStatus.choices, default=ReviewStatus.DRAFT
+    )
+    completed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+
+    history = HistoricalRecords(m2m_fields=[participants])
+
+    class Meta:
+        verbose_name = "post-incident review"
+
+    def __str__(self):
+        return f"Review of {self.incident.reference}"
+
+    def clean(self):
+        if self.plan_change_needed and not self.plan_change_description.strip():
+            raise ValidationError(
+                {"plan_change_description": "Say what should change in the plan."}
+            )

@@ -1,0 +1,283 @@
+"""Read side of incidents: who may see what, response-target states, escalation candidates, metrics."""
+
+import datetime
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Avg, Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
+
+from .models import (
+    OPEN_STATUSES,
+    Action,
+    Escalation,
+    EscalationRule,
+    Incident,
+    ResponseTarget,
+    Status,
+    TeamMember,
+)
+
+SEE_ALL_CONFIDENTIAL = "incidents.see_all_confidential"
+SEE_REPORTER = "incidents.see_reporter_identity"
+
+
+def sees_everything(user):
+    return user.is_superuser or user.has_perm(SEE_ALL_CONFIDENTIAL)
+
+
+def sees_reporter_identity(user):
+    return user.is_superuser or user.has_perm(SEE_REPORTER)
+
+
+def visible_incidents(user):
+    """The incidents `user` may know exist.
+
+    - Compliance and superusers: all.
+    - Coordinators (view permission): every non-confidential incident, and the
+      confidential ones whose response team they are on (manager or member).
+    - Everyone else: the incidents they reported themselves. A reporter keeps
+      seeing their own report even when it is confidential (they wrote it).
+    """
+    if not user.is_authenticated:
+        return Incident.objects.none()
+    if sees_everything(user):
+        return Incident.objects.all()
+    own = Q(reporter=user)
+    if user.has_perm("incidents.view_incident"):
+        on_team = Q(incident_manager=user) | Q(
+            Exists(TeamMember.objects.filter(incident=OuterRef("pk"), user=user))
+        )
+        return Incident.objects.filter(Q(confidential=False) | on_team | own)
+    return Incident.objects.filter(own)
+
+
+def incident_list(user):
+    """The list queryset: visible incidents with what a list row shows, in a fixed number of queries."""
+    return visible_incidents(user).select_related("category", "incident_manager", "reporter")
+
+
+# -- response targets ----------------------------------------------------------
+
+MET, PENDING, AT_RISK, BREACHED, MISSED = "met", "pending", "at_risk", "breached", "missed"
+
+TARGET_PHASES = (
+    ("acknowledge", "acknowledged_at", "acknowledge_minutes"),
+    ("contain", "contained_at", "contain_minutes"),
+    ("recover", "recovered_at", "recover_minutes"),
+)
+
+
+def targets_by_priority():
+    """All response targets, one query; the table has at most four rows."""
+    return {t.priority: t for t in ResponseTarget.objects.all()}
+
+
+def _state(start, done_at, minutes, now, closed):
+    deadline = start + datetime.timedelta(minutes=minutes)
+    if done_at is not None:
+        return MET if done_at <= deadline else MISSED
+    if closed:
+        return None
+    if now > deadline:
+        return BREACHED
+    risk = start + datetime.timedelta(minutes=minutes * settings.INCIDENT_TARGET_AT_RISK_RATIO)
+    return AT_RISK if now >= risk else PENDING
+
+
+@dataclass
+class TargetStates:
+    acknowledge: str | None
+    contain: str | None
+    recover: str | None
+    update: str | None
+    next_update_due: datetime.datetime | None
+
+    def as_dict(self):
+        return {
+            "acknowledge": self.acknowledge,
+            "contain": self.contain,
+            "recover": self.recover,
+            "update": self.update,
+            "next_update_due": self.next_update_due,
+        }
+
+    @property
+    def worst(self):
+        """The state a list shows: breached beats at risk beats pending beats met."""
+        states = {self.acknowledge, self.contain, self.recover, self.update}
+        for state in (BREACHED, MISSED, AT_RISK, PENDING, MET):
+            if state in states:
+                return state
+        return None
+
+
+def target_states(incident, targets, now=None):
+    """Met / pending / at risk / breached (missed: done, but late) for each target of one incident.
+
+    `targets` comes from `targets_by_priority()`, loaded once per page.
+    """
+    now = now or timezone.now()
+    target = targets.get(incident.priority)
+    if target is None or incident.status == Status.CANCELLED:
+        return TargetStates(None, None, None, None, None)
+    closed = incident.status not in OPEN_STATUSES
+    states = {
+        name: _state(
+            incident.reported_at, getattr(incident, field), getattr(target, minutes), now, closed
+        )
+        for name, field, minutes in TARGET_PHASES
+    }
+    update_state, due = None, None
+    if not closed:
+        since = incident.last_update_at or incident.acknowledged_at or incident.reported_at
+        due = since + datetime.timedelta(minutes=target.update_minutes)
+        update_state = _state(since, None, target.update_minutes, now, False)
+    return TargetStates(
+        states["acknowledge"], states["contain"], states["recover"], update_state, due
+    )
+
+
+def breached_filter(targets=None, now=None):
+    """A Q matching open incidents with any target breached right now (one constant per priority)."""
+    targets = targets if targets is not None else targets_by_priority()
+    now = now or timezone.now()
+    condition = Q(pk__in=[])
+    for priority, target in targets.items():
+        for _, field, minutes in TARGET_PHASES:
+            limit = now - datetime.timedelta(minutes=getattr(target, minutes))
+            condition |= Q(
+                priority=priority, **{f"{field}__isnull": True, "reported_at__lt": limit}
+            )
+    return condition & Q(status__in=OPEN_STATUSES)
+
+
+def overdue_for_escalation(now=None):
+    """(incident id, rule) pairs: open, not acknowledged past the target, rule not yet applied."""
+    now = now or timezone.now()
+    targets = targets_by_priority()
+    pairs = []
+    for rule in EscalationRule.objects.filter(active=True).select_related("to_user", "to_group"):
+        target = targets.get(rule.priority)
+        if target is None:
+            continue
+        limit = now - datetime.timedelta(minutes=target.acknowledge_minutes)
+        ids = (
+            Incident.objects.filter(
+                priority=rule.priority,
+                status=Status.REPORTED,
+                acknowledged_at__isnull=True,
+                reported_at__lt=limit,
+            )
+            .exclude(
+                Exists(
+                    Escalation.objects.filter(incident=OuterRef("pk"), rule=rule, automatic=True)
+                )
+            )
+            .order_by("reported_at")
+            .values_list("pk", flat=True)
+        )
+        pairs.extend((pk, rule) for pk in ids)
+    return pairs
+
+
+# -- metrics -------------------------------------------------------------------
+
+
+def _mean_minutes(qs, field):
+    duration = ExpressionWrapper(F(field) - F("reported_at"), output_field=DurationField())
+    value = qs.filter(**{f"{field}__isnull": False}).aggregate(v=Avg(duration))["v"]
+    return None if value is None else round(value.total_seconds() / 60, 1)
+
+
+def incident_metrics(user, since=None, until=None):
+    """The metrics of product.md §1 over the incidents `user` may see, in a fixed number of queries."""
+    qs = visible_incidents(user)
+    if since:
+        qs = qs.filter(reported_at__gte=since)
+    if until:
+        qs = qs.filter(reported_at__lt=until)
+    targets = targets_by_priority()
+
+    met_condition = {}
+    for name, field, minutes in TARGET_PHASES:
+        cond = Q(pk__in=[])
+        for priority, target in targets.items():
+            cond |= Q(
+                priority=priority,
+                **{
+                    f"{field}__isnull": False,
+                    f"{field}__lte": F("reported_at")
+                    + datetime.timedelta(minutes=getattr(target, minutes)),
+                },
+            )
+        met_condition[name] = cond
+
+    totals = qs.aggregate(
+        total=Count("pk"),
+        open=Count("pk", filter=Q(status__in=OPEN_STATUSES)),
+        late=Count("pk", filter=Q(is_late=True)),
+        reopened=Count("pk", filter=Q(reopened_count__gt=0)),
+        ack_done=Count("pk", filter=Q(acknowledged_at__isnull=False, priority__in=list(targets))),
+        contain_done=Count("pk", filter=Q(contained_at__isnull=False, priority__in=list(targets))),
+        recover_done=Count("pk", filter=Q(recovered_at__isnull=False, priority__in=list(targets))),
+        ack_met=Count("pk", filter=met_condition["acknowledge"]),
+        contain_met=Count("pk", filter=met_condition["contain"]),
+        recover_met=Count("pk", filter=met_condition["recover"]),
+    )
+
+    def share(met, done):
+        return None if not done else round(100 * met / done, 1)
+
+    by_month = [
+        {
+            "month": row["month"].date().isoformat()
+            if hasattr(row["month"], "date")
+            else str(row["month"]),
+            "count": row["n"],
+        }
+        for row in qs.annotate(month=TruncMonth("reported_at"))
+        .values("month")
+        .annotate(n=Count("pk"))
+        .order_by("month")
+    ]
+    by_category = list(
+        qs.values("category__name").annotate(count=Count("pk")).order_by("-count", "category__name")
+    )
+    by_priority = {
+        row["priority"]: row["count"]
+        for row in qs.values("priority").annotate(count=Count("pk")).order_by("priority")
+    }
+    escalations = Escalation.objects.filter(incident__in=qs.values("pk")).aggregate(
+        total=Count("pk"), automatic=Count("pk", filter=Q(automatic=True))
+    )
+    overdue_actions = Action.objects.filter(
+        incident__in=qs.values("pk"),
+        status__in=[Action.ActionStatus.OPEN, Action.ActionStatus.IN_PROGRESS],
+        due_date__lt=timezone.localdate(),
+    ).count()
+    return {
+        "since": since,
+        "until": until,
+        "incidents": totals["total"],
+        "open": totals["open"],
+        "mean_minutes_to_acknowledge": _mean_minutes(qs, "acknowledged_at"),
+        "mean_minutes_to_contain": _mean_minutes(qs, "contained_at"),
+        "mean_minutes_to_recover": _mean_minutes(qs, "recovered_at"),
+        "targets_met_percent": {
+            "acknowledge": share(totals["ack_met"], totals["ack_done"]),
+            "contain": share(totals["contain_met"], totals["contain_done"]),
+            "recover": share(totals["recover_met"], totals["recover_done"]),
+        },
+        "by_month": by_month,
+        "by_category": [
+            {"category": r["category__name"], "count": r["count"]} for r in by_category
+        ],
+        "by_priority": {p: by_priority.get(p, 0) for p in ("P1", "P2", "P3", "P4")},
+        "late_reports": totals["late"],
+        "escalations": escalations["total"],
+        "automatic_escalations": escalations["automatic"],
+        "reopened": totals["reopened"],
+        "open_actions_past_due": overdue_actions,
+    }

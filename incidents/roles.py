@@ -1,0 +1,31 @@
+"""Model permissions of the incidents app per role (fnmatch patterns over app_label.codename)."""
+
+_MODELS = (
+    "incident",
+    "category",
+    "responsetarget",
+    "teammember",
+    "escalationrule",
+    "escalation",
+    "timelineentry",
+    "messagetemplate",
+    "communication",
+    "action",
+    "postincidentreview",
+    "referencecounter",
+)
+
+PERMISSIONS = {
+    # Coordinators run incidents; confidential ones only when on the team, and
+    # anonymous reporters stay hidden from them (no see_* permissions).
+    "Coordinators": [
+        f"incidents.{verb}_{model}" for model in _MODELS for verb in ("view", "add", "change")
+    ]
+    + ["incidents.view_historical*"],
+    "Compliance": [
+        "incidents.view_*",
+        "incidents.see_all_confidential",
+        "incidents.see_reporter_identity",
+    ],
+    "Staff": ["incidents.add_incident"],
+}

@@ -1,0 +1,45 @@
+"""Self-service pages: report an incident, see your own reports."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.shortcuts import get_object_or_404, redirect, render
+
+from core.errors import DomainError
+
+from . import services
+from .forms import ReportForm
+from .models import Incident
+
+
+@login_required
+@permission_required("incidents.add_incident", raise_exception=True)
+def report(request):
+    form = ReportForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            incident = services.incident_report(actor=request.user, **form.cleaned_data)
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"Thank you. Your report is {incident.reference}.")
+            return redirect("incidents:detail", incident.pk)
+    return render(request, "incidents/report.html", {"form": form})
+
+
+def _own(request):
+    return Incident.objects.filter(reporter=request.user).select_related("category")
+
+
+@login_required
+def mine(request):
+    return render(
+        request,
+        "incidents/mine.html",
+        {"incidents": _own(request).order_by("-reported_at", "-id")[:200]},
+    )
+
+
+@login_required
+def detail(request, pk):
+    incident = get_object_or_404(_own(request), pk=pk)
+    return render(request, "incidents/detail.html", {"incident": incident})

@@ -1,0 +1,8 @@
+"""Plans app configuration."""
+
+from django.apps import AppConfig
+
+
+class PlansConfig(AppConfig):
+    name = "plans"
+    verbose_name = "Plans"

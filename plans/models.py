@@ -1,0 +1,342 @@
+"""Tables of the plans app: plans, versions, sections, reviews, acknowledgements and their notices."""
+
+import datetime
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from core.errors import ImmutableRecord
+
+
+class Plan(models.Model):
+    """A response plan: what it is for, who must acknowledge it, how often it is reviewed."""
+
+    code = models.SlugField(
+        max_length=40, unique=True, help_text="Short stable identifier, e.g. IRP."
+    )
+    title = models.CharField(max_length=200)
+    purpose = models.TextField(blank=True)
+    scope = models.TextField(blank=True)
+    objectives = models.TextField(blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_plans"
+    )
+    audience = models.ManyToManyField(
+        Group,
+        blank=True,
+        related_name="audience_plans",
+        help_text="Members of these groups must acknowledge every published version.",
+    )
+    review_interval_months = models.PositiveSmallIntegerField(default=12)
+    acknowledgement_days = models.PositiveSmallIntegerField(
+        default=14, help_text="Days staff have to acknowledge a newly published version."
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    history = HistoricalRecords(m2m_fields=[audience])
+
+    class Meta:
+        ordering = ("code", "id")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(review_interval_months__gte=1), name="plan_review_interval_positive"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.code} · {self.title}"
+
+
+class PlanVersion(models.Model):
+    """One numbered version of a plan, moving through the review workflow."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        IN_REVIEW = "in_review", "In review"
+        APPROVED = "approved", "Approved"
+        PUBLISHED = "published", "Published"
+        SUPERSEDED = "superseded", "Superseded"
+
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="authored_plan_versions"
+    )
+    # Everyone who changed the draft's text or summary: none of them may approve it.
+    editors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="edited_plan_versions"
+    )
+    change_summary = models.TextField(blank=True)
+    content_hash = models.CharField(max_length=64, null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="submitted_plan_versions",
+    )
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="approved_plan_versions",
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="published_plan_versions",
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
+    effective_date = models.DateField(null=True, blank=True)
+    next_review_due = models.DateField(null=True, blank=True)
+    superseded_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords(m2m_fields=[editors])
+
+    class Meta:
+        ordering = ("plan", "-number")
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "number"], name="planversion_unique_number"),
+            models.UniqueConstraint(
+                fields=["plan"], condition=Q(status="draft"), name="planversion_one_draft"
+            ),
+            models.UniqueConstraint(
+                fields=["plan"], condition=Q(status="published"), name="planversion_one_published"
+            ),
+            models.CheckConstraint(
+                condition=(Q(status="draft") & Q(content_hash__isnull=True))
+                | (~Q(status="draft") & Q(content_hash__regex=r"^[0-9a-f]{64}$")),
+                name="planversion_hash_iff_submitted",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["published", "superseded"])
+                | Q(published_at__isnull=False),
+                name="planversion_published_has_time",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "next_review_due"])]
+        permissions = [
+            ("approve_planversion", "Can approve or send back a plan version"),
+            ("publish_planversion", "Can publish a plan version"),
+            ("view_unpublished_planversion", "Can see drafts and versions in review"),
+            ("view_compliance_report", "Can see who acknowledged which version"),
+        ]
+
+    def __str__(self):
+        return f"{self.plan.code} v{self.number} ({self.get_status_display()})"
+
+    @property
+    def is_draft(self):
+        return self.status == self.Status.DRAFT
+
+    @property
+    def acknowledge_by(self):
+        """End of the grace period: outstanding acknowledgements are overdue after it."""
+        if self.published_at is None:
+            return None
+        return self.published_at + datetime.timedelta(days=self.plan.acknowledgement_days)
+
+    @property
+    def acknowledgement_overdue(self):
+        return self.acknowledge_by is not None and timezone.now() > self.acknowledge_by
+
+    @property
+    def statement(self):
+        """The sentence every acknowledger of this version agrees to."""
+        return (
+            f"I have read and understood {self.plan.title} ({self.plan.code}) version "
+            f"{self.number} and will follow it."
+        )
+
+
+class Section(models.Model):
+    """One section of a version; its text is frozen once the version leaves draft."""
+
+    version = models.ForeignKey(PlanVersion, on_delete=models.PROTECT, related_name="sections")
+    order = models.PositiveSmallIntegerField()
+    key = models.SlugField(max_length=60)
+    heading = models.CharField(max_length=200)
+    body = models.TextField(blank=True, help_text="Markdown.")
+    guidance = models.TextField(blank=True, help_text="Advice for the author; not published.")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ("version", "order", "id")
+        constraints = [
+            models.UniqueConstraint(fields=["version", "key"], name="section_unique_key"),
+        ]
+
+    def __str__(self):
+        return self.heading
+
+    def save(self, *args, **kwargs):
+        self._check_editable()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        self._check_editable()
+        return super().delete(*args, **kwargs)
+
+    def _check_editable(self):
+        status = (
+            PlanVersion.objects.filter(pk=self.version_id).values_list("status", flat=True).first()
+        )
+        if status is not None and status != PlanVersion.Status.DRAFT:
+            raise ImmutableRecord("The sections of a version that left draft cannot change.")
+
+
+class Review(models.Model):
+    """A step of the review workflow with the reviewer's decision and comment."""
+
+    class Decision(models.TextChoices):
+        SUBMITTED = "submitted", "Submitted for review"
+        APPROVED = "approved", "Approved"
+        CHANGES_REQUESTED = "changes_requested", "Changes requested"
+        PUBLISHED = "published", "Published"
+
+    version = models.ForeignKey(PlanVersion, on_delete=models.PROTECT, related_name="reviews")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="plan_reviews"
+    )
+    decision = models.CharField(max_length=20, choices=Decision.choices)
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ("version", "created_at", "id")
+
+    def __str__(self):
+        return f"{self.get_decision_display()} by {self.reviewer}"
+
+
+class Acknowledgement(models.Model):
+    """A person's signed statement that they read one exact published version. Never changes."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="plan_acknowledgements"
+    )
+    version = models.ForeignKey(
+        PlanVersion, on_delete=models.PROTECT, related_name="acknowledgements"
+    )
+    acknowledged_at = models.DateTimeField(default=timezone.now)
+    full_name = models.CharField(max_length=300)
+    statement = models.TextField()
+    content_hash = models.CharField(max_length=64)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ("-acknowledged_at", "-id")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "version"], name="acknowledgement_once"),
+        ]
+        indexes = [models.Index(fields=["version", "user"])]
+
+    def __str__(self):
+        return f"{self.user} acknowledged {self.version}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise ImmutableRecord("An acknowledgement cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableRecord("An acknowledgement cannot be deleted.")
+
+
+class PlanChangeRequest(models.Model):
+    """A request (from a post-incident review, an exercise, a person) to change a plan."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ADDRESSED = "addressed", "Addressed"
+
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="change_requests")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="plan_change_requests"
+    )
+    summary = models.CharField(max_length=300)
+    details = models.TextField(blank=True)
+    # Where it came from, as a label and a link, so plans never imports the apps that ask.
+    source = models.CharField(max_length=200, blank=True)
+    source_url = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    addressed_in = models.ForeignKey(
+        PlanVersion,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="addressed_change_requests",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    addressed_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [models.Index(fields=["plan", "status"])]
+
+    def __str__(self):
+        return self.summary
+
+
+class AcknowledgementNotice(models.Model):
+    """One email sent about a version to a person: the publication notice, or a reminder."""
+
+    class Kind(models.TextChoices):
+        PUBLISHED = "published", "Publication notice"
+        REMINDER = "reminder", "Reminder"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="plan_notices"
+    )
+    version = models.ForeignKey(PlanVersion, on_delete=models.PROTECT, related_name="notices")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ("-sent_at", "-id")
+        constraints = [
+            # The database, not the sender, guarantees a publication notice goes out once.
+            models.UniqueConstraint(
+                fields=["user", "version"],
+                condition=Q(kind="published"),
+                name="notice_published_once",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} to {self.user} about {self.version}"
+
+
+class ReminderClock(models.Model):
+    """Per person: when they were last reminded; the row the reminder senders lock."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="plan_reminder_clock"
+    )
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    def __str__(self):
+        return f"Reminder clock of {self.user}"

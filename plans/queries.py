@@ -1,0 +1,335 @@
+"""Read side of plans: visible versions, audiences, compliance, pending work, diffs, the version in force."""
+
+import difflib
+import re
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    Func,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+
+from .models import Acknowledgement, Plan, PlanChangeRequest, PlanVersion, Section
+
+User = get_user_model()
+S = PlanVersion.Status
+VISIBLE_TO_EVERYONE = (S.PUBLISHED, S.SUPERSEDED)
+
+
+def can_see_unpublished(user):
+    return user.has_perm("plans.view_unpublished_planversion")
+
+
+def can_see_all_acknowledgements(user):
+    return user.has_perm("plans.view_compliance_report")
+
+
+def visible_versions(user):
+    """Versions `user` may see: all for authors, approvers and compliance; published ones for staff."""
+    qs = PlanVersion.objects.all()
+    if not can_see_unpublished(user):
+        qs = qs.filter(status__in=VISIBLE_TO_EVERYONE)
+    return qs
+
+
+def _membership(plan_ref, user_ref="pk"):
+    """Subquery: is the user (OuterRef user_ref) in a group of the plan's audience?"""
+    Membership = User.groups.through
+    return Exists(
+        Membership.objects.filter(
+            user_id=OuterRef(user_ref),
+            group__audience_plans=plan_ref,
+        )
+    )
+
+
+def audience_users(plan):
+    """Active users in any of the plan's audience groups (each once)."""
+    return User.objects.filter(_membership(plan.pk), is_active=True)
+
+
+def in_audience(user, plan):
+    return audience_users(plan).filter(pk=user.pk).exists()
+
+
+def _audience_count(plan_field):
+    """Subquery: how many active users are in the audience of the plan named by `plan_field`
+    (a field of the annotated queryset)."""
+    Membership = User.groups.through
+    members = User.objects.filter(
+        Exists(
+            Membership.objects.filter(
+                user_id=OuterRef("pk"), group__audience_plans=OuterRef(OuterRef(plan_field))
+            )
+        ),
+        is_active=True,
+    )
+    return Subquery(
+        members.order_by().annotate(n=Func(Value(1), function="COUNT")).values("n")[:1],
+        output_field=IntegerField(),
+    )
+
+
+def _acknowledged_count(version_field, plan_field):
+    """Subquery: how many current audience members acknowledged the version in `version_field`."""
+    Membership = User.groups.through
+    acks = Acknowledgement.objects.filter(
+        Exists(
+            Membership.objects.filter(
+                user_id=OuterRef("user_id"),
+                group__audience_plans=OuterRef(OuterRef(plan_field)),
+            )
+        ),
+        version_id=OuterRef(version_field),
+        user__is_active=True,
+    )
+    return Subquery(
+        acks.order_by().annotate(n=Func(Value(1), function="COUNT")).values("n")[:1],
+        output_field=IntegerField(),
+    )
+
+
+def with_progress(versions):
+    """Annotate versions with `audience_size` and `acknowledged_count` (two subqueries, no loop)."""
+    return versions.annotate(
+        audience_size=Coalesce(_audience_count("plan_id"), 0),
+        acknowledged_count=Coalesce(_acknowledged_count("pk", "plan_id"), 0),
+    )
+
+
+def current_versions():
+    return PlanVersion.objects.filter(status=S.PUBLISHED)
+
+
+def plans_list():
+    """Plans with their owner, audience and published version, and the review-due flag."""
+    today = timezone.localdate()
+    published = PlanVersion.objects.filter(plan=OuterRef("pk"), status=S.PUBLISHED)
+    return (
+        Plan.objects.select_related("owner")
+        .prefetch_related(
+            Prefetch("audience", queryset=Group.objects.order_by("name")),
+            Prefetch(
+                "versions",
+                queryset=PlanVersion.objects.order_by("-number"),
+                to_attr="versions_newest_first",
+            ),
+        )
+        .annotate(
+            review_due=ExpressionWrapper(
+                Exists(published.filter(next_review_due__lt=today)),
+                output_field=BooleanField(),
+            ),
+        )
+    )
+
+
+def versions_list(user, plan=None):
+    qs = visible_versions(user).select_related("plan", "author")
+    if plan is not None:
+        qs = qs.filter(plan=plan)
+    return qs.order_by("plan__code", "-number")
+
+
+def version_detail(user):
+    """Versions with everything the detail view shows, in a fixed number of queries."""
+    return (
+        visible_versions(user)
+        .select_related("plan", "author", "submitted_by", "approved_by", "published_by")
+        .prefetch_related(
+            Prefetch("sections", queryset=Section.objects.order_by("order", "id")),
+        )
+    )
+
+
+def open_change_requests(plan):
+    return (
+        PlanChangeRequest.objects.filter(plan=plan, status=PlanChangeRequest.Status.OPEN)
+        .select_related("requested_by")
+        .order_by("created_at", "id")
+    )
+
+
+def version_in_force(plan, at):
+    """The version that was published (and not yet superseded) at time `at`, or None."""
+    return (
+        PlanVersion.objects.filter(plan=plan, status__in=VISIBLE_TO_EVERYONE, published_at__lte=at)
+        .filter(Q(superseded_at__isnull=True) | Q(superseded_at__gt=at))
+        .order_by("-published_at", "-number")
+        .first()
+    )
+
+
+def pending_acknowledgements(user):
+    """Published versions whose audience includes `user` and that `user` has not acknowledged."""
+    if not user.is_active:
+        return PlanVersion.objects.none()
+    Membership = User.groups.through
+    return (
+        PlanVersion.objects.filter(status=S.PUBLISHED)
+        .filter(
+            Exists(
+                Membership.objects.filter(
+                    user_id=user.pk, group__audience_plans=OuterRef("plan_id")
+                )
+            )
+        )
+        .exclude(Exists(Acknowledgement.objects.filter(user_id=user.pk, version=OuterRef("pk"))))
+        .select_related("plan")
+        .order_by("published_at", "id")
+    )
+
+
+def acknowledgements_for(user):
+    qs = Acknowledgement.objects.select_related("user", "version", "version__plan")
+    if not can_see_all_acknowledgements(user):
+        qs = qs.filter(user=user)
+    return qs
+
+
+def overdue_since(version):
+    """When outstanding acknowledgements of a published version become overdue."""
+    return version.acknowledge_by
+
+
+def compliance_rows(version):
+    """Every audience member with their acknowledgement time (or None), by name. One query."""
+    ack = Acknowledgement.objects.filter(version=version, user=OuterRef("pk"))
+    return (
+        audience_users(version.plan)
+        .annotate(
+            acknowledged_at=Subquery(ack.values("acknowledged_at")[:1]),
+            acknowledgement_id=Subquery(ack.values("pk")[:1]),
+        )
+        .order_by("last_name", "first_name", "username", "pk")
+    )
+
+
+def compliance_summary(version, *, now=None):
+    """Counts for one version, computed in one aggregate query whatever the audience size."""
+    now = now or timezone.now()
+    ack = Acknowledgement.objects.filter(version=version, user=OuterRef("pk"))
+    counts = (
+        audience_users(version.plan)
+        .annotate(has_ack=Exists(ack))
+        .aggregate(audience=Count("pk"), acknowledged=Count("pk", filter=Q(has_ack=True)))
+    )
+    outstanding = counts["audience"] - counts["acknowledged"]
+    deadline = overdue_since(version)
+    is_overdue = deadline is not None and now > deadline and version.status == S.PUBLISHED
+    return {
+        "audience": counts["audience"],
+        "acknowledged": counts["acknowledged"],
+        "outstanding": outstanding,
+        "overdue": outstanding if is_overdue else 0,
+        "overdue_since": deadline,
+    }
+
+
+def outstanding_users(version):
+    """Audience members who have not acknowledged, by name. One query."""
+    ack = Acknowledgement.objects.filter(version=version, user=OuterRef("pk"))
+    return (
+        audience_users(version.plan)
+        .exclude(Exists(ack))
+        .order_by("last_name", "first_name", "username", "pk")
+    )
+
+
+def outstanding_people():
+    """Active people who owe at least one acknowledgement of a published version."""
+    Membership = User.groups.through
+    owing = PlanVersion.objects.filter(status=S.PUBLISHED).filter(
+        Exists(
+            Membership.objects.filter(
+                user_id=OuterRef(OuterRef("pk")), group__audience_plans=OuterRef("plan_id")
+            )
+        ),
+        ~Exists(
+            Acknowledgement.objects.filter(user_id=OuterRef(OuterRef("pk")), version=OuterRef("pk"))
+        ),
+    )
+    return User.objects.filter(Exists(owing), is_active=True).order_by("pk")
+
+
+# Comparing versions
+
+_TOKENS = re.compile(r"\s+|[^\s]+")
+
+
+def _words(text):
+    return _TOKENS.findall(text or "")
+
+
+def word_diff(old, new):
+    """Word-level operations turning `old` into `new`: [{"op", "old", "new"}] (op: equal/insert/delete/replace)."""
+    a, b = _words(old), _words(new)
+    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    return [
+        {"op": tag, "old": "".join(a[i1:i2]), "new": "".join(b[j1:j2])}
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes()
+    ]
+
+
+def diff_html(operations, side):
+    """One side of a word diff as escaped HTML, removals in <del> and additions in <ins>."""
+    parts = []
+    for op in operations:
+        if op["op"] == "equal":
+            parts.append(escape(op["old"] if side == "old" else op["new"]))
+        elif side == "old" and op["old"]:
+            parts.append(f"<del>{escape(op['old'])}</del>")
+        elif side == "new" and op["new"]:
+            parts.append(f"<ins>{escape(op['new'])}</ins>")
+    return mark_safe("".join(parts))
+
+
+def version_diff(old, new):
+    """Section by section differences from version `old` to version `new` of one plan."""
+    old_sections = {s.key: s for s in old.sections.order_by("order", "id")}
+    new_sections = {s.key: s for s in new.sections.order_by("order", "id")}
+    keys = list(new_sections) + [k for k in old_sections if k not in new_sections]
+    sections = []
+    for key in keys:
+        a, b = old_sections.get(key), new_sections.get(key)
+        if a is None:
+            state = "added"
+        elif b is None:
+            state = "removed"
+        elif (a.heading, a.body) == (b.heading, b.body):
+            state = "unchanged"
+        else:
+            state = "changed"
+        sections.append(
+            {
+                "key": key,
+                "state": state,
+                "old_heading": a.heading if a else None,
+                "new_heading": b.heading if b else None,
+                "heading_changes": word_diff(a.heading if a else "", b.heading if b else ""),
+                "old_body": a.body if a else None,
+                "new_body": b.body if b else None,
+                "body_changes": word_diff(a.body if a else "", b.body if b else ""),
+            }
+        )
+    return {
+        "plan": new.plan_id,
+        "from_version": {"id": old.pk, "number": old.number, "status": old.status},
+        "to_version": {"id": new.pk, "number": new.number, "status": new.status},
+        "change_summary": new.change_summary,
+        "sections": sections,
+    }

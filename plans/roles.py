@@ -1,0 +1,37 @@
+"""Model permissions of the plans app per role (fnmatch patterns over app_label.codename)."""
+
+PERMISSIONS = {
+    "Coordinators": [
+        "plans.view_*",
+        "plans.add_plan",
+        "plans.change_plan",
+        "plans.add_planversion",
+        "plans.change_planversion",
+        "plans.change_section",
+        "plans.add_planchangerequest",
+        "plans.change_planchangerequest",
+        "plans.add_acknowledgement",
+    ],
+    # Approvers read everything they review, but the compliance report is not theirs.
+    "Plan approvers": [
+        "plans.view_plan",
+        "plans.view_planversion",
+        "plans.view_section",
+        "plans.view_review",
+        "plans.view_planchangerequest",
+        "plans.view_acknowledgement",
+        "plans.view_unpublished_planversion",
+        "plans.approve_planversion",
+        "plans.publish_planversion",
+        "plans.add_planchangerequest",
+        "plans.add_acknowledgement",
+    ],
+    "Compliance": ["plans.view_*"],
+    "Staff": [
+        "plans.view_plan",
+        "plans.view_planversion",
+        "plans.view_section",
+        "plans.view_acknowledgement",
+        "plans.add_acknowledgement",
+    ],
+}

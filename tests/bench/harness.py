@@ -1,0 +1,98 @@
+"""Benchmark harness: time a read (median, p95, queries) against its one-SQL floor."""
+
+import json
+import statistics
+import time
+import tracemalloc
+from dataclasses import dataclass, field
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+
+@dataclass
+class Result:
+    name: str
+    queries: int
+    median_ms: float
+    p95_ms: float
+    floor_median_ms: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def ratio(self):
+        if not self.floor_median_ms:
+            return None
+        return self.median_ms / self.floor_median_ms
+
+    def as_json(self):
+        data = {
+            "queries": self.queries,
+            "median_ms": round(self.median_ms, 3),
+            "p95_ms": round(self.p95_ms, 3),
+            "floor_median_ms": None
+            if self.floor_median_ms is None
+            else round(self.floor_median_ms, 3),
+            "ratio": None if self.ratio is None else round(self.ratio, 3),
+        }
+        data.update(self.extra)
+        return data
+
+
+def _timings(fn, repeat, warmup):
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def p95(samples):
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+
+
+def measure(name, fn, floor=None, *, repeat=20, warmup=3):
+    """Run `fn` (a request) and `floor` (one SQL + json.dumps) alternately-free, same run."""
+    with CaptureQueriesContext(connection) as ctx:
+        fn()
+    samples = _timings(fn, repeat, warmup)
+    floor_samples = _timings(floor, repeat, warmup) if floor else None
+    return Result(
+        name=name,
+        queries=len(ctx.captured_queries),
+        median_ms=statistics.median(samples),
+        p95_ms=p95(samples),
+        floor_median_ms=statistics.median(floor_samples) if floor_samples else None,
+    )
+
+
+def sql_floor(sql, params=()):
+    """The floor of a read: the same rows fetched by one hand-written query, serialised."""
+
+    def run():
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            columns = [c[0] for c in cursor.description]
+            rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        return json.dumps(rows, cls=DjangoJSONEncoder)
+
+    return run
+
+
+def streamed_memory_mb(response_factory):
+    """Peak Python memory (MB) while consuming a streamed response to the end."""
+    tracemalloc.start()
+    try:
+        response = response_factory()
+        size = 0
+        for chunk in response.streaming_content:
+            size += len(chunk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak / (1024 * 1024), size

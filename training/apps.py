@@ -1,0 +1,8 @@
+"""Training app configuration."""
+
+from django.apps import AppConfig
+
+
+class TrainingConfig(AppConfig):
+    name = "training"
+    verbose_name = "Training"

@@ -1,0 +1,4 @@
+"""Self-service pages of the training app."""
+
+app_name = "training"
+urlpatterns = []
