@@ -2,13 +2,15 @@
 
 from django import forms
 
+from core.fields import UTCDateTimeField
+
 from .models import Category, Impact, Urgency
 
 
 class ReportForm(forms.Form):
     title = forms.CharField(max_length=200, label="Short title")
     description = forms.CharField(widget=forms.Textarea, label="What happened?")
-    occurred_at = forms.DateTimeField(
+    occurred_at = UTCDateTimeField(
         label="When did it happen?",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import AuditedViewMixin, ETagMixin, HistoryMixin
+from core.fields import IsoDateTimeFilter
 from incidents import queries, services
 from incidents.models import Action, Incident
 
@@ -15,8 +16,8 @@ from . import serializers as s
 
 
 class IncidentFilter(filters.FilterSet):
-    reported_after = filters.IsoDateTimeFilter(field_name="reported_at", lookup_expr="gte")
-    reported_before = filters.IsoDateTimeFilter(field_name="reported_at", lookup_expr="lt")
+    reported_after = IsoDateTimeFilter(field_name="reported_at", lookup_expr="gte")
+    reported_before = IsoDateTimeFilter(field_name="reported_at", lookup_expr="lt")
 
     class Meta:
         model = Incident

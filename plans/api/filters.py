@@ -2,6 +2,8 @@
 
 import django_filters
 
+from core.fields import IsoDateTimeFilter
+
 from ..models import Acknowledgement, Plan, PlanVersion
 
 
@@ -12,8 +14,8 @@ class PlanFilter(django_filters.FilterSet):
 
 
 class VersionFilter(django_filters.FilterSet):
-    published_after = django_filters.IsoDateTimeFilter(field_name="published_at", lookup_expr="gte")
-    published_before = django_filters.IsoDateTimeFilter(field_name="published_at", lookup_expr="lt")
+    published_after = IsoDateTimeFilter(field_name="published_at", lookup_expr="gte")
+    published_before = IsoDateTimeFilter(field_name="published_at", lookup_expr="lt")
 
     class Meta:
         model = PlanVersion
@@ -22,10 +24,10 @@ class VersionFilter(django_filters.FilterSet):
 
 class AcknowledgementFilter(django_filters.FilterSet):
     plan = django_filters.NumberFilter(field_name="version__plan")
-    acknowledged_after = django_filters.IsoDateTimeFilter(
+    acknowledged_after = IsoDateTimeFilter(
         field_name="acknowledged_at", lookup_expr="gte"
     )
-    acknowledged_before = django_filters.IsoDateTimeFilter(
+    acknowledged_before = IsoDateTimeFilter(
         field_name="acknowledged_at", lookup_expr="lt"
     )
 

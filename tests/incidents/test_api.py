@@ -195,3 +195,26 @@ def test_metrics(api, coordinator, staff_user):
     assert body["mean_minutes_to_acknowledge"] is not None
     assert api(coordinator).get("/api/v1/metrics/incidents/?since=bad").status_code == 400
     assert api(staff_user).get("/api/v1/metrics/incidents/").status_code == 403
+
+
+def test_date_filters_take_any_utc_offset_and_reject_unrepresentable_ones(api, coordinator):
+    """PostgreSQL stores offsets up to ±15:59; Python parses up to ±23:59."""
+    incident = f.incident(title="Offset one")
+    client = api(coordinator)
+    # 10:00 at +20:30 is 13:30 the day before in UTC: the incident reported now is after it
+    before = (incident.reported_at - datetime.timedelta(days=2)).strftime("%Y-%m-%dT10:00:00+20:30")
+    response = client.get("/api/v1/incidents/", {"reported_after": before})
+    assert response.status_code == 200
+    assert [r["id"] for r in response.json()["results"]] == [incident.pk]
+    overflow = client.get("/api/v1/incidents/", {"reported_after": "0001-01-01T00:00:00+20:30"})
+    assert overflow.status_code == 400
+    assert "reported_after" in overflow.json()
+
+
+def test_report_form_accepts_a_far_utc_offset(client, staff_user):
+    from incidents.forms import ReportForm
+
+    form = ReportForm(data={"occurred_at": "2026-01-01T10:00:00+20:30"})
+    form.is_valid()
+    assert "occurred_at" not in form.errors
+    assert form.cleaned_data["occurred_at"] == datetime.datetime(2025, 12, 31, 13, 30, tzinfo=datetime.UTC)

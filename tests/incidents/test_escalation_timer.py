@@ -11,7 +11,7 @@ from django.db import connections
 from django.utils import timezone
 
 from incidents import services
-from incidents.models import Escalation, EscalationRule, Incident
+from incidents.models import Escalation, EscalationRule
 from tests import factories
 from tests.incidents import factories as f
 
