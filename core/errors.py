@@ -67,3 +67,12 @@ class InvalidInput(DomainError):
 
     http_status = 400
     code = "invalid"
+
+
+def add_to_form(form, exc):
+    """Show a service's refusal (a DomainError or a model ValidationError) on the form that asked."""
+    if isinstance(exc, DomainError):
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        return
+    for field, messages in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, messages)

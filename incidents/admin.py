@@ -422,19 +422,23 @@ class IncidentAdmin(AuditedAdmin):
     def save_formset(self, request, form, formset, change):
         """Team, actions and notes go through the services (timeline entries, history reasons)."""
         incident = form.instance
+        # The admin's change message reads what the formset saved; ours saves through services.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         if formset.model is TeamMember:
             for subform in formset.forms:
                 if not subform.has_changed() and subform.instance.pk is None:
                     continue
                 if subform in formset.deleted_forms and subform.instance.pk:
                     services.team_member_remove(member=subform.instance, actor=request.user)
+                    formset.deleted_objects.append(subform.instance)
                 elif subform.has_changed() and subform.cleaned_data.get("user"):
-                    services.team_member_add(
+                    member = services.team_member_add(
                         incident=incident,
                         actor=request.user,
                         user=subform.cleaned_data["user"],
                         role=subform.cleaned_data["role"],
                     )
+                    formset.new_objects.append(member)
         elif formset.model is Action:
             for subform in formset.forms:
                 if not subform.has_changed():
@@ -444,10 +448,14 @@ class IncidentAdmin(AuditedAdmin):
                     for k in ("kind", "description", "owner", "due_date", "status")
                 }
                 if subform.instance.pk:
-                    services.action_update(action=subform.instance, actor=request.user, **data)
+                    action = services.action_update(
+                        action=subform.instance, actor=request.user, **data
+                    )
+                    formset.changed_objects.append((action, subform.changed_data))
                 else:
                     data.pop("status")
-                    services.action_create(incident=incident, actor=request.user, **data)
+                    action = services.action_create(incident=incident, actor=request.user, **data)
+                    formset.new_objects.append(action)
         elif formset.model is TimelineEntry:
             for subform in formset.forms:
                 if (
@@ -455,9 +463,10 @@ class IncidentAdmin(AuditedAdmin):
                     and subform.has_changed()
                     and subform.cleaned_data.get("text")
                 ):
-                    services.timeline_note_add(
+                    note = services.timeline_note_add(
                         incident=incident, actor=request.user, text=subform.cleaned_data["text"]
                     )
+                    formset.new_objects.append(note)
         else:
             super().save_formset(request, form, formset, change)
 

@@ -2,9 +2,10 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 
-from core.errors import DomainError
+from core.errors import DomainError, add_to_form
 
 from . import services
 from .forms import ReportForm
@@ -18,8 +19,8 @@ def report(request):
     if request.method == "POST" and form.is_valid():
         try:
             incident = services.incident_report(actor=request.user, **form.cleaned_data)
-        except DomainError as exc:
-            form.add_error(None, exc.message)
+        except (DomainError, ValidationError) as exc:
+            add_to_form(form, exc)
         else:
             messages.success(request, f"Thank you. Your report is {incident.reference}.")
             return redirect("incidents:detail", incident.pk)

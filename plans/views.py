@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from core.errors import DomainError
+from core.errors import DomainError, add_to_form
 
 from . import queries, services
 from .forms import AcknowledgementForm
@@ -80,10 +80,7 @@ def acknowledge(request, pk):
             user_agent=request.headers.get("User-Agent", ""),
         )
     except DomainError as exc:
-        if exc.field in form.fields:
-            form.add_error(exc.field, exc.message)
-        else:
-            form.add_error(None, exc.message)
+        add_to_form(form, exc)
         return _version_page(request, version, form=form, status=exc.http_status)
     if created:
         messages.success(request, "Thank you: your acknowledgement is recorded.")
