@@ -16,7 +16,12 @@ from core.pagination import StandardPagination  # noqa: F401  (re-exported)
 
 
 class ModelPermissions(permissions.DjangoModelPermissions):
-    """Django model permissions, with `view` required to read."""
+    """Django model permissions, with `view` required to read.
+
+    A method the endpoint does not offer answers 405 to everyone: DRF checks
+    permissions before it looks for a handler, so without this a DELETE from
+    someone lacking the delete permission would be a 403, not 405.
+    """
 
     perms_map = {
         **permissions.DjangoModelPermissions.perms_map,
@@ -24,6 +29,11 @@ class ModelPermissions(permissions.DjangoModelPermissions):
         "HEAD": ["%(app_label)s.view_%(model_name)s"],
         "OPTIONS": [],
     }
+
+    def has_permission(self, request, view):
+        if request.method not in view.allowed_methods:
+            return True
+        return super().has_permission(request, view)
 
 
 class AuditedViewMixin:

@@ -73,3 +73,34 @@ def resolve_actor(username=None):
         from django.core.management import CommandError
 
         raise CommandError(f"No user named {username!r}.") from exc
+
+
+class AuditedHistoricalRecords(HistoricalRecords):
+    """simple-history's records, also when a many-to-many is changed from its other side.
+
+    simple-history records `plan.audience.add(group)`, but `group.user_set.add(user)`
+    or `group.plans.add(plan)` reach its handler with the group as the instance and
+    fail ("'Group' object has no attribute 'history'"). Here a change from the
+    reverse side adds one history row to each record on the tracked side instead,
+    with the actor and reason the reverse instance carries (or the request's user).
+    """
+
+    def m2m_changed(self, instance, action, attr, pk_set, reverse, model=None, **kwargs):
+        if not reverse:
+            return super().m2m_changed(instance, action, attr, pk_set, reverse, **kwargs)
+        if not getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
+            return
+        if action == "pre_clear":
+            instance._history_cleared_pks = list(
+                model._default_manager.filter(**{attr: instance}).values_list("pk", flat=True)
+            )
+            return
+        if action == "post_clear":
+            pk_set = instance.__dict__.pop("_history_cleared_pks", [])
+        elif action not in ("post_add", "post_remove"):
+            return
+        for record in model._default_manager.filter(pk__in=pk_set or []):
+            for carried in ("_history_user", "_change_reason"):
+                if hasattr(instance, carried):
+                    setattr(record, carried, getattr(instance, carried))
+            self.create_historical_record(record, "~")

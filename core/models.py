@@ -4,6 +4,8 @@ from django.contrib.auth import get_user_model
 from django.db import models
 from simple_history import register
 
+from core.history import AuditedHistoricalRecords
+
 
 class Audit(models.Model):
     """Holds the cross-app audit permissions; it has no table."""
@@ -22,5 +24,9 @@ class Audit(models.Model):
 
 # Who was added to which group (and so to which plan audience) is evidence too.
 register(
-    get_user_model(), app="core", m2m_fields=["groups"], excluded_fields=["password", "last_login"]
+    get_user_model(),
+    app="core",
+    records_class=AuditedHistoricalRecords,
+    m2m_fields=["groups"],
+    excluded_fields=["password", "last_login"],
 )

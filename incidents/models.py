@@ -9,7 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
+
+from core.history import AuditedHistoricalRecords
 
 
 def now():
@@ -66,7 +67,7 @@ class Category(models.Model):
     )
     active = models.BooleanField(default=True)
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ("name",)
@@ -87,7 +88,7 @@ class ResponseTarget(models.Model):
         help_text="Stakeholders get an update at least this often while the incident is open."
     )
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ("priority",)
@@ -157,7 +158,7 @@ class ReferenceCounter(models.Model):
     year = models.PositiveIntegerField(unique=True)
     last_number = models.PositiveIntegerField(default=0)
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     def __str__(self):
         return f"{self.year}: {self.last_number}"
@@ -226,7 +227,7 @@ class Incident(models.Model):
     reopened_count = models.PositiveSmallIntegerField(default=0, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ("-reported_at", "-id")
@@ -302,7 +303,7 @@ class TeamMember(models.Model):
     role = models.CharField(max_length=30, choices=Role.choices, default=Role.RESPONDER)
     added_at = models.DateTimeField(default=now)
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ("incident", "added_at", "id")
@@ -340,7 +341,7 @@ class EscalationRule(models.Model):
     )
     active = models.BooleanField(default=True)
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ("priority", "level")
@@ -381,7 +382,7 @@ class Escalation(models.Model):
         EscalationRule, on_delete=models.PROTECT, null=True, blank=True, related_name="escalations"
     )
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ("-created_at", "-id")
@@ -419,7 +420,7 @@ class TimelineEntry(models.Model):
     )
     created_at = models.DateTimeField(default=now)
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ("-created_at", "-id")
@@ -462,7 +463,7 @@ class MessageTemplate(models.Model):
     )
     active = models.BooleanField(default=True)
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ("name",)
@@ -503,7 +504,7 @@ class Communication(models.Model):
     )
     sent_at = models.DateTimeField(default=now)
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ("-sent_at", "-id")
@@ -545,7 +546,7 @@ class Action(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=now)
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ("due_date", "id")
@@ -604,7 +605,7 @@ class PostIncidentReview(models.Model):
         related_name="+",
     )
 
-    history = HistoricalRecords(m2m_fields=[participants])
+    history = AuditedHistoricalRecords(m2m_fields=[participants])
 
     class Meta:
         verbose_name = "post-incident review"

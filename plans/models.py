@@ -7,9 +7,9 @@ from django.contrib.auth.models import Group
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
 
 from core.errors import ImmutableRecord
+from core.history import AuditedHistoricalRecords
 
 
 class Plan(models.Model):
@@ -37,7 +37,7 @@ class Plan(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
-    history = HistoricalRecords(m2m_fields=[audience])
+    history = AuditedHistoricalRecords(m2m_fields=[audience])
 
     class Meta:
         ordering = ("code", "id")
@@ -102,7 +102,7 @@ class PlanVersion(models.Model):
     next_review_due = models.DateField(null=True, blank=True)
     superseded_at = models.DateTimeField(null=True, blank=True)
 
-    history = HistoricalRecords(m2m_fields=[editors])
+    history = AuditedHistoricalRecords(m2m_fields=[editors])
 
     class Meta:
         ordering = ("plan", "-number")
@@ -170,7 +170,7 @@ class Section(models.Model):
     body = models.TextField(blank=True, help_text="Markdown.")
     guidance = models.TextField(blank=True, help_text="Advice for the author; not published.")
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ("version", "order", "id")
@@ -214,7 +214,7 @@ class Review(models.Model):
     comment = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ("version", "created_at", "id")
@@ -239,7 +239,7 @@ class Acknowledgement(models.Model):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.TextField(blank=True)
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ("-acknowledged_at", "-id")
@@ -287,7 +287,7 @@ class PlanChangeRequest(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     addressed_at = models.DateTimeField(null=True, blank=True)
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ("-created_at", "-id")
@@ -311,7 +311,7 @@ class AcknowledgementNotice(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     sent_at = models.DateTimeField(default=timezone.now)
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ("-sent_at", "-id")
@@ -336,7 +336,7 @@ class ReminderClock(models.Model):
     )
     last_sent_at = models.DateTimeField(null=True, blank=True)
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     def __str__(self):
         return f"Reminder clock of {self.user}"

@@ -34,19 +34,6 @@ def with_etag(data, status_code=200):
     return response
 
 
-class PlanModelPermissions(ModelPermissions):
-    """Model permissions, but a method the endpoint does not offer answers 405 to everyone.
-
-    DRF checks permissions before it looks for a handler, so without this a
-    DELETE from someone lacking the delete permission would be a 403, not 405.
-    """
-
-    def has_permission(self, request, view):
-        if request.method not in view.allowed_methods:
-            return True
-        return super().has_permission(request, view)
-
-
 class CanViewPlans(permissions.BasePermission):
     """Custom actions need the right to read plan versions; services check the rest."""
 
@@ -67,7 +54,7 @@ class PlanViewSet(
 ):
     """Response plans with their current published version."""
 
-    permission_classes = [permissions.IsAuthenticated, PlanModelPermissions]
+    permission_classes = [permissions.IsAuthenticated, ModelPermissions]
     filterset_class = PlanFilter
     search_fields = ("code", "title")
     ordering_fields = ("code", "title", "created_at")
@@ -131,7 +118,7 @@ class PlanVersionViewSet(
 ):
     """Plan versions: read, edit a draft, the review workflow, acknowledgements, compliance, diffs."""
 
-    permission_classes = [permissions.IsAuthenticated, PlanModelPermissions]
+    permission_classes = [permissions.IsAuthenticated, ModelPermissions]
     filterset_class = VersionFilter
     ordering_fields = ("number", "published_at")
     http_method_names = ["get", "post", "patch", "head", "options"]
@@ -288,7 +275,7 @@ class AcknowledgementViewSet(
 ):
     """Acknowledgements: one's own for staff, everyone's for compliance and coordinators."""
 
-    permission_classes = [permissions.IsAuthenticated, PlanModelPermissions]
+    permission_classes = [permissions.IsAuthenticated, ModelPermissions]
     serializer_class = s.AcknowledgementSerializer
     filterset_class = AcknowledgementFilter
     ordering_fields = ("acknowledged_at",)
@@ -308,7 +295,7 @@ class PlanChangeRequestViewSet(
 ):
     """Requests to change a plan (raised by reviews and exercises), read-only here."""
 
-    permission_classes = [permissions.IsAuthenticated, PlanModelPermissions]
+    permission_classes = [permissions.IsAuthenticated, ModelPermissions]
     serializer_class = s.ChangeRequestListSerializer
     filterset_fields = ("plan", "status")
     search_fields = ("summary", "details", "source")

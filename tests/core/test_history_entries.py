@@ -47,3 +47,36 @@ def test_many_to_many_changes_are_listed_with_the_actor(superuser):
     newest = _entries(user)[0]
     assert newest["changes"] == {"groups": {"old": [], "new": [group.pk]}}
     assert newest["history_user"] == superuser.pk
+
+
+def test_membership_changed_from_the_group_side_is_in_each_users_history(superuser):
+    """`group.user_set.add(...)` (the admin's group page, scripts) is audited like `user.groups.add`."""
+    ann, bob = factories.UserFactory(username="ann"), factories.UserFactory(username="bob")
+    group = Group.objects.get(name="Compliance")
+    with acting_as(superuser):
+        group.user_set.add(ann, bob)
+    for user in (ann, bob):
+        newest = _entries(user)[0]
+        assert newest["changes"] == {"groups": {"old": [], "new": [group.pk]}}
+        assert newest["history_user"] == superuser.pk
+    with acting_as(superuser):
+        group.user_set.remove(ann)
+    assert _entries(ann)[0]["changes"] == {"groups": {"old": [group.pk], "new": []}}
+    with acting_as(superuser):
+        group.user_set.clear()
+    assert _entries(bob)[0]["changes"] == {"groups": {"old": [group.pk], "new": []}}
+    assert len(_entries(ann)) == 3  # created, added, removed: clearing left ann alone
+
+
+def test_plan_audience_changed_from_the_group_side_is_in_the_plans_history(coordinator):
+    from tests.plans.factories import make_plan
+
+    plan = make_plan(author=coordinator)
+    group = Group.objects.create(name="Night shift")
+    before = plan.history.count()
+    with acting_as(coordinator):
+        group.audience_plans.add(plan)
+    assert plan.history.count() == before + 1
+    latest = plan.history.first()
+    assert latest.history_user == coordinator
+    assert group.pk in [m.group_id for m in latest.audience.all()]

@@ -98,6 +98,13 @@ def test_delete_and_put_answer_405(api, coordinator):
     assert client.put(f"/api/v1/incidents/{incident.pk}/", report_body(), format="json").status_code == 405
 
 
+def test_delete_answers_405_even_without_any_permission(api, staff_user):
+    """No one deletes incidents: the method does not exist, whoever asks."""
+    incident = f.incident(staff_user)
+    assert api(staff_user).delete(f"/api/v1/incidents/{incident.pk}/").status_code == 405
+    assert api(staff_user).delete("/api/v1/incidents/").status_code == 405
+
+
 def test_stale_if_match_answers_412_and_changes_nothing(api, coordinator):
     incident = f.incident(title="Original")
     client = api(coordinator)
