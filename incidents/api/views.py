@@ -18,10 +18,17 @@ from . import serializers as s
 class IncidentFilter(filters.FilterSet):
     reported_after = IsoDateTimeFilter(field_name="reported_at", lookup_expr="gte")
     reported_before = IsoDateTimeFilter(field_name="reported_at", lookup_expr="lt")
+    breached = filters.BooleanFilter(
+        method="filter_breached", label="Open with a response target breached right now"
+    )
 
     class Meta:
         model = Incident
         fields = ("status", "priority", "category", "confidential", "incident_manager")
+
+    def filter_breached(self, queryset, name, value):
+        breached = queries.breached_filter()
+        return queryset.filter(breached) if value else queryset.exclude(breached)
 
 
 class HasPerm(permissions.BasePermission):

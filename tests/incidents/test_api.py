@@ -225,3 +225,14 @@ def test_report_form_accepts_a_far_utc_offset(client, staff_user):
     form.is_valid()
     assert "occurred_at" not in form.errors
     assert form.cleaned_data["occurred_at"] == datetime.datetime(2025, 12, 31, 13, 30, tzinfo=datetime.UTC)
+
+
+def test_breached_filter(api, coordinator):
+    f.targets()
+    old = f.incident(impact=1, urgency=1, title="Old P1")
+    old.reported_at -= datetime.timedelta(hours=1)  # the P1 acknowledge target is 15 minutes
+    old.save()
+    fresh = f.incident(impact=1, urgency=1, title="Fresh P1")
+    client = api(coordinator)
+    assert [r["id"] for r in client.get("/api/v1/incidents/?breached=true").json()["results"]] == [old.pk]
+    assert [r["id"] for r in client.get("/api/v1/incidents/?breached=false").json()["results"]] == [fresh.pk]
