@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -63,5 +64,22 @@ def sign_in(live_server):
         page.get_by_label("Username").fill(username)
         page.get_by_label("Password").fill(password)
         page.get_by_role("button", name="Sign in").click()
+
+    return do
+
+
+@pytest.fixture
+def admin_sign_in(live_server):
+    """`admin_sign_in(page, username)` signs in to the admin afresh (cookies cleared first)."""
+
+    def do(page, username, password="pw"):
+        page.context.clear_cookies()
+        page.goto(f"{live_server.url}/admin/login/")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Log in").click()
+        expect(
+            page.get_by_role("link", name="Log out").or_(page.get_by_role("button", name="Log out"))
+        ).to_be_visible()
 
     return do

@@ -12,23 +12,14 @@ from tests.plans.factories import published_plan
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def admin_sign_in(page, live_server, username):
-    page.context.clear_cookies()
-    page.goto(f"{live_server.url}/admin/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("pw")
-    page.get_by_role("button", name="Log in").click()
-    expect(
-        page.get_by_role("link", name="Log out").or_(page.get_by_role("button", name="Log out"))
-    ).to_be_visible()
-
-
-def test_author_and_approver_publish_a_new_version_and_compliance_compares(page, live_server, shot):
+def test_author_and_approver_publish_a_new_version_and_compliance_compares(
+    page, live_server, shot, admin_sign_in
+):
     plan, v1, author, approver = published_plan(code="IRP", title="Incident response plan")
     factories.compliance(username="auditor")
 
     # The author starts a new draft from the plan page and rewrites one section.
-    admin_sign_in(page, live_server, author.username)
+    admin_sign_in(page, author.username)
     page.goto(f"{live_server.url}/admin/plans/plan/{plan.pk}/change/")
     page.get_by_role("button", name="Start a new draft from the latest version").click()
     draft = PlanVersion.objects.get(plan=plan, status="draft")
@@ -47,7 +38,7 @@ def test_author_and_approver_publish_a_new_version_and_compliance_compares(page,
     expect(page.get_by_role("button", name="Approve")).to_have_count(0)
 
     # The approver approves and publishes.
-    admin_sign_in(page, live_server, approver.username)
+    admin_sign_in(page, approver.username)
     page.goto(f"{live_server.url}/admin/plans/planversion/{draft.pk}/change/")
     page.get_by_label("Comment (recorded with the step)").fill("Clear and proportionate.")
     page.get_by_role("button", name="Approve").click()
@@ -59,7 +50,7 @@ def test_author_and_approver_publish_a_new_version_and_compliance_compares(page,
     assert (draft.status, v1.status) == ("published", "superseded")
 
     # Compliance compares the new version with the previous one.
-    admin_sign_in(page, live_server, "auditor")
+    admin_sign_in(page, "auditor")
     page.goto(
         f"{live_server.url}/admin/plans/planversion/compare/?plan={plan.pk}&a={v1.pk}&b={draft.pk}"
     )
