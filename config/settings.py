@@ -236,6 +236,16 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # Several models have a `status` (or `kind`) with their own choices: name each enum.
+    "ENUM_NAME_OVERRIDES": {
+        "IncidentStatusEnum": "incidents.models.Status",
+        "ActionStatusEnum": "incidents.models.Action.ActionStatus",
+        "ActionKindEnum": "incidents.models.Action.Kind",
+        "ReviewStatusEnum": "incidents.models.PostIncidentReview.ReviewStatus",
+        "TimelineKindEnum": "incidents.models.TimelineEntry.Kind",
+        "PlanVersionStatusEnum": "plans.models.PlanVersion.Status",
+        "ChangeRequestStatusEnum": "plans.models.PlanChangeRequest.Status",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.schema.add_error_responses",

@@ -128,3 +128,12 @@ def test_unmatched_api_paths_answer_json_404(client, staff_user, settings):
     response = client.get("/api/v1/no-such-thing/1.5/")
     assert response.status_code == 404
     assert response.json() == {"detail": "Not found."}
+
+
+def test_openapi_schema_is_valid_and_generates_without_warnings():
+    """A warning here (e.g. two `status` enums colliding) also fails `check --deploy` in CI."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", stdout=StringIO())
