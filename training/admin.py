@@ -504,7 +504,7 @@ class RecordAdmin(AuditedAdmin):
         """Upload a sign-in sheet, see every row checked, then confirm: all rows or none."""
         if not request.user.has_perm("training.import_attendance"):
             raise PermissionDenied
-        form = ImportForm(request.POST or None, request.FILES or None)
+        form = ImportForm(request.POST, request.FILES) if request.method == "POST" else ImportForm()
         rows, sheet_error = None, None
         if request.method == "POST" and form.is_valid():
             content, source = form.cleaned_data["content"], form.cleaned_data["source"]

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core.errors import Conflict, InvalidInput, NotPermitted, TransitionNotAllowed
+from core.errors import Conflict, InvalidInput, NotPermitted, TransitionNotAllowed  # noqa: F401
 from core.history import audited_save, stamp
 
 from .models import (
