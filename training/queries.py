@@ -13,7 +13,6 @@ from django.db.models import (
     F,
     OuterRef,
     Prefetch,
-    Q,
     Subquery,
     Value,
     When,
@@ -73,7 +72,7 @@ def _latest_completions():
     """The person's completed records of the row's course, newest first (for subqueries)."""
     return Record.objects.filter(
         user_id=OuterRef("user_id"),
-        session__course_id=OuterRef("course_id"),
+        course_id=OuterRef("course_id"),
         status=Record.Status.COMPLETED,
     ).order_by("-completed_at", "-pk")
 
@@ -192,17 +191,18 @@ def compliance_rows(**filters):
 
 
 def compliance_counts(**filters):
-    """{course_id: {state: n, ..., "total": n}} for every required course, in one query."""
-    counts = (
-        compliance(**filters)
-        .order_by()
-        .values("course_id")
-        .annotate(
-            total=Count("pk"),
-            **{name: Count("pk", filter=Q(state=name)) for name in State.ALL},
-        )
-    )
-    return {row.pop("course_id"): row for row in counts}
+    """{course_id: {state: n, ..., "total": n}} for every required course, in one query.
+
+    Grouped by (course, state) so the state is computed once per row; pivoted here.
+    """
+    filters.pop("state", None)
+    grouped = compliance(**filters).order_by().values("course_id", "state").annotate(n=Count("pk"))
+    counts = {}
+    for row in grouped:
+        entry = counts.setdefault(row["course_id"], {"total": 0, **dict.fromkeys(State.ALL, 0)})
+        entry[row["state"]] += row["n"]
+        entry["total"] += row["n"]
+    return counts
 
 
 def course_counts(**filters):
