@@ -1,0 +1,54 @@
+"""Filters of the training API lists."""
+
+import django_filters
+from django.contrib.auth.models import Group
+
+from core.fields import IsoDateTimeFilter
+
+from ..models import Course, Record, Session
+from ..queries import State
+
+
+class CourseFilter(django_filters.FilterSet):
+    required_for = django_filters.CharFilter(
+        field_name="required_for__name", help_text="Group name.", distinct=True
+    )
+
+    class Meta:
+        model = Course
+        fields = ("kind", "plan", "required_for")
+
+
+class SessionFilter(django_filters.FilterSet):
+    starts_after = IsoDateTimeFilter(field_name="starts_at", lookup_expr="gte")
+    starts_before = IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
+
+    class Meta:
+        model = Session
+        fields = ("course", "status", "facilitator")
+
+
+class RecordFilter(django_filters.FilterSet):
+    course = django_filters.NumberFilter(field_name="session__course")
+    completed_after = IsoDateTimeFilter(field_name="completed_at", lookup_expr="gte")
+    completed_before = IsoDateTimeFilter(field_name="completed_at", lookup_expr="lt")
+    valid_until_after = IsoDateTimeFilter(field_name="valid_until", lookup_expr="gte")
+    valid_until_before = IsoDateTimeFilter(field_name="valid_until", lookup_expr="lt")
+
+    class Meta:
+        model = Record
+        fields = ("user", "session", "course", "status")
+
+
+class ComplianceFilterForm(django_filters.FilterSet):
+    """Validates the compliance endpoint's query parameters (a 400 names the bad one)."""
+
+    user = django_filters.NumberFilter(method="keep")
+    course = django_filters.NumberFilter(method="keep")
+    group = django_filters.ModelChoiceFilter(
+        queryset=Group.objects.all(), to_field_name="name", method="keep", help_text="Group name."
+    )
+    state = django_filters.ChoiceFilter(choices=State.CHOICES, method="keep")
+
+    def keep(self, queryset, name, value):
+        return queryset

@@ -1,0 +1,202 @@
+"""Reading an attendance sign-in sheet (CSV): parse, look up and check every row before import.
+
+Columns (header row required, order free, names case-insensitive):
+``username`` (or ``email``), ``session`` (session id), ``status`` (a record status,
+by value or label: ``completed``, ``No-show``…), optional ``completed_at`` (ISO
+date or date-time; a date means the end of that day's session or midnight UTC)
+and optional ``score`` (0–100). See docs/training.md for a sample.
+"""
+
+import csv
+import datetime
+import io
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from .models import Record, Session
+from .services import RECORD_TRANSITIONS
+
+User = get_user_model()
+MAX_ROWS = 5000
+MAX_ID = 2**63 - 1
+
+_STATUS_BY_NAME = {}
+for _value, _label in Record.Status.choices:
+    _STATUS_BY_NAME[_value.lower()] = _value
+    _STATUS_BY_NAME[_label.lower()] = _value
+    _STATUS_BY_NAME[_label.lower().replace("-", "_").replace(" ", "_")] = _value
+
+
+class SheetError(Exception):
+    """The file as a whole cannot be read (not CSV, no header, missing columns)."""
+
+
+@dataclass
+class Row:
+    number: int  # line number in the file (the header is line 1)
+    raw: dict
+    user: object = None
+    session: object = None
+    status: str = ""
+    completed_at: datetime.datetime | None = None
+    score: int | None = None
+    existing: object = None
+    errors: list = field(default_factory=list)
+    action: str = ""
+    record: object = None
+
+    @property
+    def who(self):
+        return self.raw.get("username") or self.raw.get("email") or ""
+
+
+def _parse_time(text):
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        value = parse_datetime(text)
+    except ValueError:
+        value = None
+    if value is None:
+        try:
+            day = parse_date(text)
+        except ValueError:
+            day = None
+        if day is None:
+            raise ValueError(f"bad completion time {text!r} (use YYYY-MM-DD or ISO 8601)")
+        value = datetime.datetime.combine(day, datetime.time.min)
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    try:
+        return value.astimezone(datetime.UTC)
+    except OverflowError:
+        raise ValueError(f"bad completion time {text!r}") from None
+
+
+def read_sheet(text):
+    """Parse the CSV text into Rows (lookups not done yet)."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        reader = csv.DictReader(io.StringIO(text))
+        fieldnames = [(name or "").strip().lower() for name in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise SheetError(f"This is not a CSV file: {exc}") from exc
+    if not fieldnames:
+        raise SheetError("The sheet is empty.")
+    missing = []
+    if "username" not in fieldnames and "email" not in fieldnames:
+        missing.append("username")
+    missing += [name for name in ("session", "status") if name not in fieldnames]
+    if missing:
+        raise SheetError(f"Missing column(s): {', '.join(missing)}.")
+    reader.fieldnames = fieldnames
+    rows = []
+    try:
+        for raw in reader:
+            values = {k: (v or "").strip() for k, v in raw.items() if isinstance(k, str)}
+            if not any(values.values()):
+                continue  # blank line
+            if len(rows) >= MAX_ROWS:
+                raise SheetError(f"At most {MAX_ROWS} rows per sheet.")
+            rows.append(Row(number=reader.line_num, raw=values))
+    except csv.Error as exc:
+        raise SheetError(f"The CSV cannot be read at line {reader.line_num}: {exc}") from exc
+    if not rows:
+        raise SheetError("The sheet has no rows.")
+    return rows
+
+
+def check_rows(rows, *, now=None):
+    """Look up people, sessions and existing records (three queries) and name each row's errors."""
+    now = now or timezone.now()
+    usernames = {r.raw.get("username") for r in rows if r.raw.get("username")}
+    emails = {r.raw.get("email").lower() for r in rows if r.raw.get("email")}
+    users_by_name = {u.username: u for u in User.objects.filter(username__in=usernames)}
+    users_by_email = {}
+    if emails:
+        for u in User.objects.filter(email__in=emails):
+            users_by_email.setdefault(u.email.lower(), u)
+    session_ids = set()
+    for row in rows:
+        text = row.raw.get("session", "")
+        if text.isdigit() and 0 < int(text) <= MAX_ID:
+            session_ids.add(int(text))
+    sessions = {
+        s.pk: s for s in Session.objects.select_related("course").filter(pk__in=session_ids)
+    }
+    seen = {}
+    for row in rows:
+        name, email = row.raw.get("username", ""), row.raw.get("email", "")
+        row.user = users_by_name.get(name) if name else users_by_email.get(email.lower())
+        if row.user is None or not row.user.is_active:
+            row.errors.append(f"unknown user {name or email!r}")
+        text = row.raw.get("session", "")
+        row.session = sessions.get(int(text)) if text.isdigit() and int(text) <= MAX_ID else None
+        if row.session is None:
+            row.errors.append(f"unknown session {text!r}")
+        status_text = row.raw.get("status", "")
+        row.status = _STATUS_BY_NAME.get(status_text.lower().replace("-", "_").replace(" ", "_"))
+        if not row.status:
+            row.errors.append(f"bad status {status_text!r}")
+        try:
+            row.completed_at = _parse_time(row.raw.get("completed_at"))
+        except ValueError as exc:
+            row.errors.append(str(exc))
+        if row.completed_at is not None and row.status not in Record.RESULT_STATUSES:
+            row.errors.append("a completion time needs status completed or failed")
+        score = row.raw.get("score", "")
+        if score:
+            if not score.isdigit() or not 0 <= int(score) <= 100:
+                row.errors.append(f"bad score {score!r} (0 to 100)")
+            else:
+                row.score = int(score)
+        if row.user is not None and row.session is not None:
+            key = (row.user.pk, row.session.pk)
+            if key in seen:
+                row.errors.append(f"duplicate of line {seen[key]}")
+            else:
+                seen[key] = row.number
+    _check_existing(rows)
+    return rows
+
+
+def _check_existing(rows):
+    pairs = [(r.user.pk, r.session.pk) for r in rows if r.user and r.session and not r.errors]
+    if not pairs:
+        return
+    existing = {
+        (rec.user_id, rec.session_id): rec
+        for rec in Record.objects.filter(
+            user_id__in={u for u, _ in pairs}, session_id__in={s for _, s in pairs}
+        )
+    }
+    for row in rows:
+        if row.errors or not (row.user and row.session):
+            continue
+        row.existing = existing.get((row.user.pk, row.session.pk))
+        if row.session.status == Session.Status.CANCELLED and row.status != Record.Status.EXCUSED:
+            row.errors.append("the session was cancelled")
+        if row.existing is None:
+            row.action = "create"
+        elif row.existing.status == row.status and row.completed_at is None and row.score is None:
+            row.action = "unchanged"
+        elif (
+            row.status != row.existing.status
+            and row.status not in RECORD_TRANSITIONS[row.existing.status]
+        ):
+            row.errors.append(
+                f"cannot go from {row.existing.get_status_display().lower()} to "
+                f"{Record.Status(row.status).label.lower()}"
+            )
+        else:
+            row.action = "update"
+
+
+def sheet_rows(text):
+    """Parse and check a sheet; raises SheetError for a file that cannot be read at all."""
+    return check_rows(read_sheet(text))
