@@ -245,6 +245,10 @@ SPECTACULAR_SETTINGS = {
         "TimelineKindEnum": "incidents.models.TimelineEntry.Kind",
         "PlanVersionStatusEnum": "plans.models.PlanVersion.Status",
         "ChangeRequestStatusEnum": "plans.models.PlanChangeRequest.Status",
+        "CourseKindEnum": "training.models.Course.Kind",
+        "SessionStatusEnum": "training.models.Session.Status",
+        "RecordStatusEnum": "training.models.Record.Status",
+        "ImprovementActionStatusEnum": "training.models.ImprovementAction.Status",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -7,7 +7,8 @@ from django.contrib.auth.models import Group
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
+
+from core.history import AuditedHistoricalRecords
 
 
 class Course(models.Model):
@@ -48,7 +49,7 @@ class Course(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
-    history = HistoricalRecords(m2m_fields=[required_for])
+    history = AuditedHistoricalRecords(m2m_fields=[required_for])
 
     class Meta:
         ordering = ("title", "id")
@@ -103,7 +104,7 @@ class Session(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.SCHEDULED)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ("-starts_at", "-id")
@@ -156,7 +157,7 @@ class Record(models.Model):
     valid_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ("-created_at", "-id")
@@ -211,7 +212,7 @@ class ExerciseEvaluation(models.Model):
     )
     evaluated_at = models.DateTimeField(default=timezone.now)
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ("-evaluated_at", "-id")
@@ -243,7 +244,7 @@ class ObjectiveResult(models.Model):
     met = models.BooleanField(default=False)
     notes = models.TextField(blank=True)
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ("evaluation", "id")
@@ -292,7 +293,7 @@ class ImprovementAction(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ("evaluation", "id")
@@ -310,7 +311,7 @@ class ReminderClock(models.Model):
     last_sent_at = models.DateTimeField(null=True, blank=True)
     last_courses = models.TextField(blank=True, help_text="What the last reminder was about.")
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     def __str__(self):
         return f"Training reminder clock of {self.user}"
