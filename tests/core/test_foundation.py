@@ -137,3 +137,20 @@ def test_openapi_schema_is_valid_and_generates_without_warnings():
     from django.core.management import call_command
 
     call_command("spectacular", "--validate", "--fail-on-warn", stdout=StringIO())
+
+
+def test_every_model_of_our_apps_keeps_history():
+    from django.apps import apps
+    from simple_history.models import registered_models
+
+    from core.roles import OUR_APPS
+
+    ours = [
+        model
+        for label in OUR_APPS
+        for model in apps.get_app_config(label).get_models()
+        if model._meta.managed and not model.__name__.startswith("Historical")
+    ]
+    assert len(ours) > 25
+    missing = [m.__name__ for m in ours if m not in registered_models.values()]
+    assert missing == []
