@@ -38,3 +38,7 @@ lint: install
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles
+
+.PHONY: load
+load: install
+	bash tests/load/run.sh
