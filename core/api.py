@@ -232,6 +232,22 @@ def etag_for(data):
     return '"' + hashlib.sha256(payload).hexdigest()[:32] + '"'
 
 
+def check_if_match(request, current_data):
+    """412 when the client's If-Match no longer matches what it would read now."""
+    if_match = request.headers.get("If-Match")
+    if if_match:
+        tags = {tag.strip() for tag in if_match.split(",")}
+        if "*" not in tags and etag_for(current_data) not in tags:
+            raise StaleEdit("The record changed since you read it; reload and retry.")
+
+
+def with_etag(data, status_code=200):
+    """A response carrying `data` and its ETag."""
+    response = Response(data, status=status_code)
+    response["ETag"] = etag_for(data)
+    return response
+
+
 class ETagMixin:
     """Detail responses carry an ETag; a PATCH/PUT with a stale If-Match answers 412.
 
@@ -246,19 +262,12 @@ class ETagMixin:
         return serializer_class(instance, context=self.get_serializer_context()).data
 
     def retrieve(self, request, *args, **kwargs):
-        data = self.read_representation(self.get_object())
-        response = Response(data)
-        response["ETag"] = etag_for(data)
-        return response
+        return with_etag(self.read_representation(self.get_object()))
 
     def update(self, request, *args, **kwargs):
         with transaction.atomic():
-            if_match = request.headers.get("If-Match")
-            if if_match:
-                current = self.read_representation(self.get_object_for_update())
-                tags = {tag.strip() for tag in if_match.split(",")}
-                if "*" not in tags and etag_for(current) not in tags:
-                    raise StaleEdit("The record changed since you read it; reload and retry.")
+            if request.headers.get("If-Match"):
+                check_if_match(request, self.read_representation(self.get_object_for_update()))
             response = super().update(request, *args, **kwargs)
         if isinstance(response, Response) and response.status_code == 200:
             data = self.read_representation(self.get_object())

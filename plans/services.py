@@ -18,6 +18,7 @@ from core.errors import (
     TransitionNotAllowed,
 )
 from core.history import stamp
+from core.reminders import claimed_clock
 
 from .fingerprint import version_fingerprint
 from .models import (
@@ -474,23 +475,17 @@ def notice_record(*, user, version, kind, actor, send):
 def reminder_send(*, user, actor, versions, send, now=None):
     """Remind one person of `versions` unless reminded within the interval or another sender holds them.
 
-    The per-person ReminderClock row is the lock: `select_for_update(skip_locked=True)`
-    lets concurrent cron runs on several machines each take different people and
-    never the same person twice; the clock's time then keeps later runs away
-    for ACKNOWLEDGEMENT_REMINDER_INTERVAL_DAYS.
+    The per-person ReminderClock is claimed by `core.reminders.claimed_clock`;
+    its time keeps later runs away for ACKNOWLEDGEMENT_REMINDER_INTERVAL_DAYS.
     """
     now = now or timezone.now()
-    try:
-        with transaction.atomic():
-            ReminderClock.objects.get_or_create(user=user)
-    except IntegrityError:
-        pass  # another machine created it first
-    with transaction.atomic():
-        clock = ReminderClock.objects.select_for_update(skip_locked=True).filter(user=user).first()
+    with claimed_clock(
+        ReminderClock,
+        user,
+        interval_days=settings.ACKNOWLEDGEMENT_REMINDER_INTERVAL_DAYS,
+        now=now,
+    ) as clock:
         if clock is None:
-            return False
-        interval = datetime.timedelta(days=settings.ACKNOWLEDGEMENT_REMINDER_INTERVAL_DAYS)
-        if clock.last_sent_at is not None and clock.last_sent_at > now - interval:
             return False
         clock.last_sent_at = now
         _save(clock, actor=actor, reason="Acknowledgement reminder sent")

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from core.errors import Conflict, InvalidInput, NotPermitted, TransitionNotAllowed  # noqa: F401
 from core.history import audited_save, stamp
+from core.reminders import claimed_clock
 
 from .models import (
     Course,
@@ -499,23 +500,14 @@ def improvement_action_save(
 def reminder_send(*, user, actor, subject, lines, send, now=None):
     """Remind one person unless reminded within the interval or another sender holds them.
 
-    The per-person ReminderClock row is the lock: `select_for_update(skip_locked=True)`
-    lets cron runs on several machines each take different people and never the same
-    person twice (on PostgreSQL); the clock's time keeps later runs away for
-    TRAINING_REMINDER_INTERVAL_DAYS.
+    The per-person ReminderClock is claimed by `core.reminders.claimed_clock`;
+    its time keeps later runs away for TRAINING_REMINDER_INTERVAL_DAYS.
     """
     now = now or timezone.now()
-    try:
-        with transaction.atomic():
-            ReminderClock.objects.get_or_create(user=user)
-    except IntegrityError:
-        pass  # another machine created it first
-    with transaction.atomic():
-        clock = ReminderClock.objects.select_for_update(skip_locked=True).filter(user=user).first()
+    with claimed_clock(
+        ReminderClock, user, interval_days=settings.TRAINING_REMINDER_INTERVAL_DAYS, now=now
+    ) as clock:
         if clock is None:
-            return False
-        interval = datetime.timedelta(days=settings.TRAINING_REMINDER_INTERVAL_DAYS)
-        if clock.last_sent_at is not None and clock.last_sent_at > now - interval:
             return False
         clock.last_sent_at = now
         clock.last_courses = "\n".join(lines)

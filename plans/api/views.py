@@ -10,28 +10,19 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 
-from core.api import AuditedViewMixin, ETagMixin, HistoryMixin, ModelPermissions, etag_for
-from core.errors import StaleEdit
+from core.api import (
+    AuditedViewMixin,
+    ETagMixin,
+    HistoryMixin,
+    ModelPermissions,
+    check_if_match,
+    with_etag,
+)
 
 from .. import queries, services
 from ..models import Acknowledgement, PlanChangeRequest, PlanVersion, Review, Section
 from . import serializers as s
 from .filters import AcknowledgementFilter, PlanFilter, VersionFilter
-
-
-def check_if_match(request, current_data):
-    """412 when the client's If-Match no longer matches what it would read now."""
-    if_match = request.headers.get("If-Match")
-    if if_match:
-        tags = {tag.strip() for tag in if_match.split(",")}
-        if "*" not in tags and etag_for(current_data) not in tags:
-            raise StaleEdit("The record changed since you read it; reload and retry.")
-
-
-def with_etag(data, status_code=200):
-    response = Response(data, status=status_code)
-    response["ETag"] = etag_for(data)
-    return response
 
 
 class CanViewPlans(permissions.BasePermission):

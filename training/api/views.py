@@ -7,10 +7,15 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
-from rest_framework.response import Response
 
-from core.api import AuditedViewMixin, ETagMixin, HistoryMixin, ModelPermissions, etag_for
-from core.errors import StaleEdit
+from core.api import (
+    AuditedViewMixin,
+    ETagMixin,
+    HistoryMixin,
+    ModelPermissions,
+    check_if_match,
+    with_etag,
+)
 
 from .. import queries, services
 from ..models import Record
@@ -18,30 +23,6 @@ from . import serializers as s
 from .filters import CourseFilter, RecordFilter, SessionFilter
 
 MAX_ID = 2**63 - 1
-
-
-def check_if_match(request, current_data):
-    """412 when the client's If-Match no longer matches what it would read now."""
-    if_match = request.headers.get("If-Match")
-    if if_match:
-        tags = {tag.strip() for tag in if_match.split(",")}
-        if "*" not in tags and etag_for(current_data) not in tags:
-            raise StaleEdit("The record changed since you read it; reload and retry.")
-
-
-def with_etag(data, status_code=200):
-    response = Response(data, status=status_code)
-    response["ETag"] = etag_for(data)
-    return response
-
-
-class TrainingModelPermissions(ModelPermissions):
-    """Model permissions; a method the endpoint does not offer answers 405 to everyone."""
-
-    def has_permission(self, request, view):
-        if request.method not in view.allowed_methods:
-            return True
-        return super().has_permission(request, view)
 
 
 class _TrainingViewSet(
@@ -52,7 +33,7 @@ class _TrainingViewSet(
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
-    permission_classes = [permissions.IsAuthenticated, TrainingModelPermissions]
+    permission_classes = [permissions.IsAuthenticated, ModelPermissions]
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def _read(self, instance):
