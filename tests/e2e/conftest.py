@@ -45,12 +45,15 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 @pytest.fixture
-def shot():
-    """`shot(page, "name")` saves docs/screenshots/name.png for the README."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+def shot(tmp_path):
+    """`shot(page, "name")` saves name.png: into docs/screenshots/ (shown by the README) when
+    UPDATE_SCREENSHOTS=1, otherwise into the test's temporary folder, so a test run leaves
+    the tracked images alone."""
+    folder = SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
 
     def take(page, name):
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
     return take
 
