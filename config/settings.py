@@ -238,6 +238,7 @@ SPECTACULAR_SETTINGS = {
     # Several models have a `status` (or `kind`) with their own choices: name each enum.
     "ENUM_NAME_OVERRIDES": {
         "IncidentStatusEnum": "incidents.models.Status",
+        # The same choices as training's ImprovementAction.Status: one enum serves both.
         "ActionStatusEnum": "incidents.models.Action.ActionStatus",
         "ActionKindEnum": "incidents.models.Action.Kind",
         "ReviewStatusEnum": "incidents.models.PostIncidentReview.ReviewStatus",
@@ -247,7 +248,6 @@ SPECTACULAR_SETTINGS = {
         "CourseKindEnum": "training.models.Course.Kind",
         "SessionStatusEnum": "training.models.Session.Status",
         "RecordStatusEnum": "training.models.Record.Status",
-        "ImprovementActionStatusEnum": "training.models.ImprovementAction.Status",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
