@@ -180,8 +180,10 @@ def save_with_history(actor, incident_id, enabled):
     return run
 
 
-def run_all(data, *, repeat=20, warmup=3, heavy_repeat=None, log=print):
-    """Every measure once over `data` (a dataset.Dataset); returns harness Results in order."""
+def run_all(data, *, repeat=20, warmup=3, heavy_repeat=None, heavy_warmup=1, log=print):
+    """Every measure once over `data` (a dataset.Dataset); returns harness Results in order.
+
+    The full CSV export (every row) takes `heavy_repeat` samples after `heavy_warmup`."""
     heavy_repeat = heavy_repeat or repeat
     coordinator = Client()
     coordinator.force_login(data.coordinator)
@@ -260,7 +262,7 @@ def run_all(data, *, repeat=20, warmup=3, heavy_repeat=None, log=print):
         _get(auditor, csv_url),
         training_floor(),
         repeat=heavy_repeat,
-        warmup=1,
+        warmup=min(heavy_warmup, warmup),
     )
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COUNT(*) FROM ({_training_sql()}) x", [timezone.now()] * 2 + [True])
