@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from core.api import AuditedViewMixin, ETagMixin, HistoryMixin, ModelPermissions, etag_for
 from core.errors import StaleEdit
+from core.pagination import CountedPagination
 
 from .. import queries, services
 from ..models import Record
@@ -179,6 +180,7 @@ class ComplianceView(GenericAPIView):
 
     serializer_class = s.ComplianceRowSerializer
     filter_backends = []
+    pagination_class = CountedPagination
 
     @extend_schema(
         parameters=[
@@ -204,5 +206,6 @@ class ComplianceView(GenericAPIView):
             else:
                 filters["user"] = request.user.pk
         rows = queries.compliance_rows(**filters)
+        self.count_rows = lambda: queries.compliance_count(**filters)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(s.ComplianceRowSerializer(page, many=True).data)
