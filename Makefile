@@ -33,6 +33,15 @@ run: demo
 test: install
 	$(PY) -m pytest
 
+# Benchmark on a throw-away PostgreSQL database (tests/bench/run.py; README, "Performance"):
+# `make bench` runs scale 0.01 then 1 and prints the growth; `SCALE=0.01 make bench` one scale.
+bench: install
+	@if [ -z "$$BENCH_DATABASE_URL" ] && ! pg_isready -h 127.0.0.1 -p 5432 -q; then \
+	  pg_ctlcluster --skip-systemctl-redirect "$$(ls /etc/postgresql)" main start; \
+	  for _ in $$(seq 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done; \
+	fi
+	$(PY) tests/bench/run.py $(if $(SCALE),--scale $(SCALE))
+
 lint: install
 	$(VENV)/bin/ruff check .
 

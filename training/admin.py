@@ -6,7 +6,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect
@@ -17,6 +16,7 @@ from django.utils.html import format_html
 
 from core.admin import AuditedAdmin
 from core.errors import DomainError
+from core.pagination import CountedPaginator
 
 from . import imports, queries, services
 from .models import (
@@ -156,7 +156,11 @@ class CourseAdmin(ServiceFormMixin, AuditedAdmin):
         self._require_report(request)
         form, filters = self._compliance_filters(request)
         count_filters = {k: v for k, v in filters.items() if k != "state"}
-        page = Paginator(queries.compliance_rows(**filters), 100).get_page(request.GET.get("page"))
+        page = CountedPaginator(
+            queries.compliance_rows(**filters),
+            100,
+            count_rows=lambda: queries.compliance_count(**filters),
+        ).get_page(request.GET.get("page"))
         query = request.GET.copy()
         query.pop("page", None)
         context = {

@@ -181,9 +181,11 @@ class Record(models.Model):
             ),
         ]
         indexes = [
-            # The compliance query's lookup: a person's completions, newest first.
+            # The compliance query's lookup: a person's completions of a course, newest first
+            # (one index probe per row; without the course a probe walks all their records).
             models.Index(
-                fields=["user", "status", "-completed_at"], name="record_user_completions"
+                fields=["user", "course", "status", "-completed_at"],
+                name="record_user_course_completions",
             ),
             models.Index(fields=["session", "status"]),
         ]

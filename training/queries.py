@@ -5,6 +5,7 @@ import datetime
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db import connection
 from django.db.models import (
     Case,
     CharField,
@@ -149,6 +150,87 @@ def compliance(*, now=None, user=None, course=None, group=None, state=None):
         states = [state] if isinstance(state, str) else list(state)
         rows = rows.filter(state__in=states)
     return rows
+
+
+def _id_list(value):
+    values = value if isinstance(value, list | tuple | set) else [value]
+    return [int(getattr(v, "pk", v)) for v in values]
+
+
+def compliance_count(*, now=None, user=None, course=None, group=None, state=None):
+    """How many rows `compliance(**filters)` has, in one query that does not build them.
+
+    Counting the rows themselves joins every person to every course they need and drops the
+    duplicates (500,000 pairs for 10,000 people × 50 courses: half a second). A person's rows
+    are the distinct courses their groups require, so this counts per membership instead:
+    someone whose first course-requiring group is this one has all its courses; only people in
+    several such groups (few) have their pairs de-duplicated one by one. With a `state` filter
+    every row's state must be computed anyway: that is the rows' own count.
+    """
+    if state:
+        return compliance(now=now, user=user, course=course, group=group, state=state).count()
+    m_table = Membership._meta.db_table
+    u_table = User._meta.db_table
+    r_table = Course.required_for.through._meta.db_table
+
+    def course_filter(alias):
+        if course is None:
+            return "", []
+        ids = _id_list(course)
+        if not ids:
+            return " AND 1 = 0", []
+        return f" AND {alias}.course_id IN ({', '.join(['%s'] * len(ids))})", ids
+
+    user_sql, user_params = ("", [])
+    if user is not None:
+        user_sql, user_params = " AND m.user_id = %s", [int(getattr(user, "pk", user))]
+    active = f"JOIN {u_table} u ON u.id = m.user_id WHERE u.is_active = %s{user_sql}"
+    if group is not None:
+        k_sql, k_params = course_filter("r")
+        sql = (
+            f"SELECT (SELECT COUNT(*) FROM {m_table} m {active} AND m.group_id = %s)"
+            f" * (SELECT COUNT(*) FROM {r_table} r WHERE r.group_id = %s{k_sql})"
+        )
+        group_id = int(getattr(group, "pk", group))
+        params = [True, *user_params, group_id, group_id, *k_params]
+    else:
+        cf = {alias: course_filter(alias) for alias in ("k", "r", "q", "r2")}
+        # Groups that require a course (of the filter): a membership elsewhere adds no rows.
+        requiring = f"SELECT q.group_id FROM {r_table} q WHERE 1 = 1{cf['q'][0]}"
+        earlier = (
+            f"EXISTS (SELECT 1 FROM {m_table} e WHERE e.user_id = m.user_id"
+            f" AND e.group_id < m.group_id AND e.group_id IN ({requiring}))"
+        )
+        sql = f"""SELECT COALESCE((
+              SELECT SUM(per.n * (SELECT COUNT(*) FROM {r_table} k
+                                  WHERE k.group_id = per.group_id{cf["k"][0]}))
+              FROM (SELECT m.group_id AS group_id, COUNT(*) AS n FROM {m_table} m {active}
+                    AND m.group_id IN ({requiring}) AND NOT {earlier}
+                    GROUP BY m.group_id) per
+            ), 0) + (
+              SELECT COUNT(*) FROM {m_table} m
+              JOIN {r_table} r ON r.group_id = m.group_id{cf["r"][0]} {active}
+              AND {earlier}
+              AND NOT EXISTS (SELECT 1 FROM {m_table} e
+                              JOIN {r_table} r2 ON r2.group_id = e.group_id
+                              WHERE e.user_id = m.user_id AND e.group_id < m.group_id
+                              AND r2.course_id = r.course_id)
+            )"""
+        q_params = cf["q"][1]
+        params = [
+            *cf["k"][1],
+            True,
+            *user_params,
+            *q_params,
+            *q_params,
+            *cf["r"][1],
+            True,
+            *user_params,
+            *q_params,
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.fetchone()[0] or 0)
 
 
 ROW_FIELDS = (

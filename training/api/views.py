@@ -16,6 +16,7 @@ from core.api import (
     check_if_match,
     with_etag,
 )
+from core.pagination import CountedPagination
 
 from .. import queries, services
 from ..models import Record
@@ -160,6 +161,7 @@ class ComplianceView(GenericAPIView):
 
     serializer_class = s.ComplianceRowSerializer
     filter_backends = []
+    pagination_class = CountedPagination
 
     @extend_schema(
         parameters=[
@@ -185,5 +187,6 @@ class ComplianceView(GenericAPIView):
             else:
                 filters["user"] = request.user.pk
         rows = queries.compliance_rows(**filters)
+        self.count_rows = lambda: queries.compliance_count(**filters)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(s.ComplianceRowSerializer(page, many=True).data)

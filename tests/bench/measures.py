@@ -1,0 +1,304 @@
+"""The benchmark's measures: each read through django.test.Client, beside its one-SQL floor.
+
+A floor is the same rows fetched by ONE hand-written SQL query and serialised
+with json.dumps, in the same run. Where a page shows a total (the paginated
+API lists, the admin changelist), the floor's one query returns it too, as a
+scalar subquery: the page cannot be produced without it.
+"""
+
+from django.db import connection
+from django.test import Client, override_settings
+from django.utils import timezone
+
+from incidents import services as incident_services
+from incidents.models import Incident
+from training.queries import due_soon_window
+
+from .harness import measure, sql_floor, streamed_memory_mb
+
+JSON = {"HTTP_ACCEPT": "application/json"}
+
+# Who may see an incident, as incidents.queries.visible_incidents says for a coordinator.
+VISIBLE_TO_COORDINATOR = """(
+    i.confidential = %s OR i.incident_manager_id = %s OR i.reporter_id = %s
+    OR EXISTS (SELECT 1 FROM incidents_teammember t WHERE t.incident_id = i.id AND t.user_id = %s)
+)"""
+
+
+def _visible_params(user):
+    return [False, user.pk, user.pk, user.pk]
+
+
+def _get(client, url, expect=200):
+    def run():
+        response = client.get(url, **JSON)
+        assert response.status_code == expect, (url, response.status_code, response.content[:300])
+        if getattr(response, "streaming", False):
+            return sum(len(chunk) for chunk in response.streaming_content)
+        return len(response.content)
+
+    return run
+
+
+def admin_changelist_floor(user, per_page):
+    sql = f"""
+        SELECT i.id, i.reference, i.title, i.priority, i.status, c.name AS category,
+               m.username AS manager_username, m.first_name AS manager_first_name,
+               m.last_name AS manager_last_name, i.reported_at, i.is_late,
+               i.acknowledged_at, i.contained_at, i.recovered_at, i.last_update_at,
+               (SELECT COUNT(*) FROM incidents_incident i WHERE {VISIBLE_TO_COORDINATOR}) AS total
+        FROM incidents_incident i
+        JOIN incidents_category c ON c.id = i.category_id
+        LEFT JOIN auth_user m ON m.id = i.incident_manager_id
+        WHERE {VISIBLE_TO_COORDINATOR}
+        ORDER BY i.reported_at DESC, i.id DESC
+        LIMIT {int(per_page)}
+    """
+    return sql_floor(sql, _visible_params(user) * 2)
+
+
+LIST_COLUMNS = """i.id, i.reference, i.title, i.description, i.affected_service, i.category_id,
+    c.name AS category_name, i.impact, i.urgency, i.priority, i.status, i.occurred_at,
+    i.reported_at, i.is_late, i.confidential, i.anonymous, i.incident_manager_id,
+    i.reporter_id, i.acknowledged_at, i.contained_at, i.recovered_at, i.last_update_at"""
+
+
+def api_list_floor(user, page_size):
+    sql = f"""
+        SELECT {LIST_COLUMNS},
+               (SELECT COUNT(*) FROM incidents_incident i WHERE {VISIBLE_TO_COORDINATOR}) AS total
+        FROM incidents_incident i
+        JOIN incidents_category c ON c.id = i.category_id
+        WHERE {VISIBLE_TO_COORDINATOR}
+        ORDER BY i.reported_at DESC, i.id DESC
+        LIMIT {int(page_size)}
+    """
+    return sql_floor(sql, _visible_params(user) * 2)
+
+
+def api_detail_floor(user, incident_id):
+    sql = f"""
+        SELECT {LIST_COLUMNS}, i.observed_impact, i.actions_taken, i.plan_version_id,
+               i.investigating_at, i.eradicated_at, i.closed_at, i.cancelled_at,
+               i.reopened_count, t.user_id AS team_user, t.role AS team_role,
+               t.added_at AS team_added_at
+        FROM incidents_incident i
+        JOIN incidents_category c ON c.id = i.category_id
+        LEFT JOIN incidents_teammember t ON t.incident_id = i.id
+        WHERE i.id = %s AND {VISIBLE_TO_COORDINATOR}
+    """
+    return sql_floor(sql, [incident_id, *_visible_params(user)])
+
+
+AUDIENCE_MEMBER = """EXISTS (
+    SELECT 1 FROM auth_user_groups g JOIN plans_plan_audience pa ON pa.group_id = g.group_id
+    WHERE g.user_id = {ref} AND pa.plan_id = %s
+)"""
+
+
+def ack_compliance_floor(version_id):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT plan_id FROM plans_planversion WHERE id = %s", [version_id])
+        (plan_id,) = cursor.fetchone()
+    sql = f"""
+        SELECT u.id, u.username, u.first_name, u.last_name,
+          (SELECT COUNT(*) FROM auth_user a
+            WHERE a.is_active = %s AND {AUDIENCE_MEMBER.format(ref="a.id")}) AS audience,
+          (SELECT COUNT(*) FROM plans_acknowledgement k JOIN auth_user a ON a.id = k.user_id
+            WHERE k.version_id = %s AND a.is_active = %s AND {AUDIENCE_MEMBER.format(ref="a.id")}
+          ) AS acknowledged
+        FROM auth_user u
+        WHERE u.is_active = %s AND {AUDIENCE_MEMBER.format(ref="u.id")}
+          AND NOT EXISTS (SELECT 1 FROM plans_acknowledgement k
+                          WHERE k.version_id = %s AND k.user_id = u.id)
+        ORDER BY u.last_name, u.first_name, u.username, u.id
+    """
+    params = [True, plan_id, version_id, True, plan_id, True, plan_id, version_id]
+    return sql_floor(sql, params)
+
+
+def _training_sql(limit=None, with_total=False):
+    latest = """(SELECT r.{col} FROM training_record r
+        WHERE r.user_id = m.user_id AND r.course_id = rc.course_id AND r.status = 'completed'
+        ORDER BY r.completed_at DESC, r.id DESC LIMIT 1)"""
+    rows = """
+        FROM auth_user_groups m
+        JOIN auth_user u ON u.id = m.user_id
+        JOIN training_course_required_for rc ON rc.group_id = m.group_id
+        JOIN training_course c ON c.id = rc.course_id
+        WHERE u.is_active = %s AND NOT EXISTS (
+            SELECT 1 FROM auth_user_groups m2
+            JOIN training_course_required_for rc2 ON rc2.group_id = m2.group_id
+            WHERE m2.user_id = m.user_id AND m2.group_id < m.group_id
+              AND rc2.course_id = rc.course_id)
+    """
+    # The total without building the rows (the cheapest single query we know): per group, its
+    # members whose first course-requiring group it is times its courses; people in several
+    # such groups add only the courses not seen in an earlier group.
+    requiring = "SELECT q.group_id FROM training_course_required_for q"
+    earlier = f"""EXISTS (SELECT 1 FROM auth_user_groups e WHERE e.user_id = m.user_id
+        AND e.group_id < m.group_id AND e.group_id IN ({requiring}))"""
+    total = (
+        f""", (SELECT COALESCE((
+              SELECT SUM(per.n * (SELECT COUNT(*) FROM training_course_required_for k
+                                  WHERE k.group_id = per.group_id))
+              FROM (SELECT m.group_id AS group_id, COUNT(*) AS n
+                    FROM auth_user_groups m JOIN auth_user u ON u.id = m.user_id
+                    WHERE u.is_active = %s AND m.group_id IN ({requiring}) AND NOT {earlier}
+                    GROUP BY m.group_id) per), 0)
+           + (SELECT COUNT(*) FROM auth_user_groups m JOIN auth_user u ON u.id = m.user_id
+              JOIN training_course_required_for r ON r.group_id = m.group_id
+              WHERE u.is_active = %s AND {earlier} AND NOT EXISTS (
+                SELECT 1 FROM auth_user_groups e
+                JOIN training_course_required_for r2 ON r2.group_id = e.group_id
+                WHERE e.user_id = m.user_id AND e.group_id < m.group_id
+                  AND r2.course_id = r.course_id))) AS total"""
+        if with_total
+        else ""
+    )
+    sql = f"""
+        SELECT m.user_id, rc.course_id, u.username, u.first_name, u.last_name, u.email,
+               c.title AS course_title, c.kind AS course_kind,
+               {latest.format(col="completed_at")} AS last_completed_at,
+               {latest.format(col="valid_until")} AS valid_until,
+               CASE WHEN NOT EXISTS (SELECT 1 FROM training_record r WHERE r.user_id = m.user_id
+                                     AND r.course_id = rc.course_id AND r.status = 'completed')
+                    THEN 'never'
+                    WHEN {latest.format(col="valid_until")} IS NULL THEN 'current'
+                    WHEN {latest.format(col="valid_until")} <= %s THEN 'overdue'
+                    WHEN {latest.format(col="valid_until")} <= %s THEN 'due_soon'
+                    ELSE 'current' END AS state
+               {total}
+        {rows}
+        ORDER BY u.last_name, u.first_name, u.username, m.user_id, c.title, rc.course_id
+    """
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    return sql
+
+
+def training_floor(limit=None, with_total=False):
+    def run():
+        now = timezone.now()
+        params = [now, now + due_soon_window(), *([True, True] if with_total else []), True]
+        return sql_floor(_training_sql(limit, with_total), params)()
+
+    return run
+
+
+def save_with_history(actor, incident_id, enabled):
+    counter = {"n": 0}
+
+    def run():
+        counter["n"] += 1
+        incident = Incident.objects.get(pk=incident_id)
+        with override_settings(SIMPLE_HISTORY_ENABLED=enabled):
+            incident_services.incident_update(
+                incident=incident,
+                actor=actor,
+                reason="Bench edit",
+                actions_taken=f"Bench edit {counter['n']} ({'with' if enabled else 'no'} history)",
+            )
+
+    return run
+
+
+def run_all(data, *, repeat=20, warmup=3, heavy_repeat=None, heavy_warmup=1, log=print):
+    """Every measure once over `data` (a dataset.Dataset); returns harness Results in order.
+
+    The full CSV export (every row) takes `heavy_repeat` samples after `heavy_warmup`."""
+    heavy_repeat = heavy_repeat or repeat
+    coordinator = Client()
+    coordinator.force_login(data.coordinator)
+    auditor = Client()
+    auditor.force_login(data.compliance)
+    results = []
+
+    def add(result, **extra):
+        result.extra.update(extra)
+        results.append(result)
+        log(
+            f"  {result.name:<28} {result.queries:>3} q  median {result.median_ms:>9.1f} ms"
+            f"  floor {result.floor_median_ms or 0:>9.1f} ms"
+        )
+
+    per_page = 50  # IncidentAdmin.list_per_page (core.admin.AuditedAdmin)
+    add(
+        measure(
+            "admin_incident_changelist",
+            _get(coordinator, "/admin/incidents/incident/"),
+            admin_changelist_floor(data.coordinator, per_page),
+            repeat=repeat,
+            warmup=warmup,
+        ),
+        rows=per_page,
+    )
+    add(
+        measure(
+            "api_incident_list",
+            _get(coordinator, "/api/v1/incidents/?page_size=100"),
+            api_list_floor(data.coordinator, 100),
+            repeat=repeat,
+            warmup=warmup,
+        ),
+        rows=100,
+    )
+    add(
+        measure(
+            "api_incident_detail",
+            _get(coordinator, f"/api/v1/incidents/{data.incident_id}/"),
+            api_detail_floor(data.coordinator, data.incident_id),
+            repeat=repeat,
+            warmup=warmup,
+        ),
+        rows=1,
+    )
+    response = auditor.get(f"/api/v1/plan-versions/{data.version_id}/compliance/", **JSON)
+    assert response.status_code == 200, response.content[:300]
+    body = response.json()
+    add(
+        measure(
+            "ack_compliance",
+            _get(auditor, f"/api/v1/plan-versions/{data.version_id}/compliance/"),
+            ack_compliance_floor(data.version_id),
+            repeat=repeat,
+            warmup=warmup,
+        ),
+        rows=len(body["outstanding_users"]),
+        audience=body["audience"],
+        acknowledged=body["acknowledged"],
+    )
+    add(
+        measure(
+            "training_compliance_page",
+            _get(auditor, "/api/v1/training/compliance/"),
+            training_floor(limit=25, with_total=True),
+            repeat=repeat,
+            warmup=warmup,
+        ),
+        rows=25,
+    )
+    csv_url = "/admin/training/course/compliance.csv"
+    peak_mb, size = streamed_memory_mb(lambda: auditor.get(csv_url))
+    csv = measure(
+        "training_compliance_csv",
+        _get(auditor, csv_url),
+        training_floor(),
+        repeat=heavy_repeat,
+        warmup=min(heavy_warmup, warmup),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM ({_training_sql()}) x", [timezone.now()] * 2 + [True])
+        (csv_rows,) = cursor.fetchone()
+    add(csv, rows=csv_rows, streamed_memory_mb=round(peak_mb, 2), bytes=size)
+    add(
+        measure(
+            "incident_save_history",
+            save_with_history(data.coordinator, data.incident_id, True),
+            save_with_history(data.coordinator, data.incident_id, False),
+            repeat=repeat,
+            warmup=warmup,
+        ),
+        rows=1,
+    )
+    return results
