@@ -1,5 +1,6 @@
 """Thin API views over the plans services and queries."""
 
+from django.db import transaction
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -72,8 +73,9 @@ class PlanViewSet(
         return with_etag(self._read(plan), status.HTTP_201_CREATED)
 
     @extend_schema(request=s.PlanWriteSerializer, responses=s.PlanSerializer)
+    @transaction.atomic  # the If-Match check and the write see the same locked row
     def partial_update(self, request, *args, **kwargs):
-        plan = self.get_object()
+        plan = self.get_object_for_update()
         check_if_match(request, self._read(plan))
         serializer = s.PlanWriteSerializer(plan, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -128,8 +130,9 @@ class PlanVersionViewSet(
         return s.VersionSerializer(self.get_queryset().get(pk=version.pk)).data
 
     @extend_schema(request=s.VersionWriteSerializer, responses=s.VersionSerializer)
+    @transaction.atomic  # the If-Match check and the write see the same locked row
     def partial_update(self, request, *args, **kwargs):
-        version = self.get_object()
+        version = self.get_object_for_update()
         check_if_match(request, self._read(version))
         serializer = s.VersionWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -154,12 +157,14 @@ class PlanVersionViewSet(
         version = self.get_object()
         section = get_object_or_404(Section, version=version, key=key)
         if request.method == "PATCH":
-            check_if_match(request, s.SectionSerializer(section).data)
-            serializer = s.SectionWriteSerializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            section = services.section_update(
-                section=section, actor=request.user, **serializer.validated_data
-            )
+            with transaction.atomic():  # the If-Match check and the write see the same locked row
+                section = Section.objects.select_for_update().get(pk=section.pk)
+                check_if_match(request, s.SectionSerializer(section).data)
+                serializer = s.SectionWriteSerializer(data=request.data)
+                serializer.is_valid(raise_exception=True)
+                section = services.section_update(
+                    section=section, actor=request.user, **serializer.validated_data
+                )
         return with_etag(s.SectionSerializer(section).data)
 
     def _step(self, request, service):

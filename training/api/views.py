@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib.auth.models import Group
+from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
@@ -62,8 +63,9 @@ class CourseViewSet(_TrainingViewSet):
         return with_etag(self._read(course), status.HTTP_201_CREATED)
 
     @extend_schema(request=s.CourseWriteSerializer, responses=s.CourseSerializer)
+    @transaction.atomic  # the If-Match check and the write see the same locked row
     def partial_update(self, request, *args, **kwargs):
-        course = self.get_object()
+        course = self.get_object_for_update()
         check_if_match(request, self._read(course))
         serializer = s.CourseWriteSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -97,8 +99,9 @@ class SessionViewSet(_TrainingViewSet):
         return with_etag(self._read(session), status.HTTP_201_CREATED)
 
     @extend_schema(request=s.SessionWriteSerializer, responses=s.SessionSerializer)
+    @transaction.atomic  # the If-Match check and the write see the same locked row
     def partial_update(self, request, *args, **kwargs):
-        session = self.get_object()
+        session = self.get_object_for_update()
         check_if_match(request, self._read(session))
         serializer = s.SessionWriteSerializer(session, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -133,8 +136,9 @@ class RecordViewSet(_TrainingViewSet):
         return with_etag(self._read(record), status.HTTP_201_CREATED)
 
     @extend_schema(request=s.RecordWriteSerializer, responses=s.RecordSerializer)
+    @transaction.atomic  # the If-Match check and the write see the same locked row
     def partial_update(self, request, *args, **kwargs):
-        record = self.get_object()
+        record = self.get_object_for_update()
         check_if_match(request, self._read(record))
         serializer = s.RecordWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
