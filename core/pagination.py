@@ -14,8 +14,8 @@ class StandardPagination(PageNumberPagination):
 
 
 class CountedPaginator(Paginator):
-    """A paginator whose total comes from `count_rows()` (a cheaper query than COUNT(*) over
-    the rows) instead of counting the page's queryset."""
+    """A paginator whose total comes from `count_rows(object_list)` (a cheaper query than
+    COUNT(*) over the rows) instead of counting the page's queryset."""
 
     def __init__(self, object_list, per_page, *args, count_rows, **kwargs):
         super().__init__(object_list, per_page, *args, **kwargs)
@@ -23,11 +23,11 @@ class CountedPaginator(Paginator):
 
     @cached_property
     def count(self):
-        return self._count_rows()
+        return self._count_rows(self.object_list)
 
 
 class CountedPagination(StandardPagination):
-    """StandardPagination; the view's `count_rows()` gives the total."""
+    """StandardPagination; the view's `count_rows(queryset)` gives the total."""
 
     def paginate_queryset(self, queryset, request, view=None):
         self.django_paginator_class = partial(CountedPaginator, count_rows=view.count_rows)

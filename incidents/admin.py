@@ -11,6 +11,7 @@ from django.utils.html import format_html
 
 from core.admin import AuditedAdmin
 from core.errors import DomainError
+from core.pagination import CountedPaginator
 
 from . import queries, services
 from .models import (
@@ -292,6 +293,18 @@ class IncidentAdmin(AuditedAdmin):
     def get_queryset(self, request):
         return queries.visible_incidents(request.user).select_related(
             "category", "incident_manager", "reporter"
+        )
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        # The total without a row-by-row count when nothing narrows the list (p: page,
+        # o: sort); see queries.visible_count.
+        narrowed = not set(request.GET) <= {"p", "o"}
+        return CountedPaginator(
+            queryset,
+            per_page,
+            orphans,
+            allow_empty_first_page,
+            count_rows=lambda rows: queries.visible_count(request.user, rows, narrowed=narrowed),
         )
 
     def changelist_view(self, request, extra_context=None):

@@ -4,6 +4,7 @@ import datetime
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import connections
 from django.db.models import Avg, Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
@@ -53,6 +54,37 @@ def visible_incidents(user):
     return Incident.objects.filter(own)
 
 
+TALLY_TABLE = (
+    "incidents_incident_tally"  # incidents/migrations/0002_confidential_index_and_tally.py
+)
+
+
+def visible_count(user, queryset, *, narrowed):
+    """How many incidents `queryset` holds, exactly: `visible_incidents(user)`, possibly narrowed.
+
+    `narrowed` says whether the reader's filters or search may have narrowed the queryset
+    (when in doubt, say True). A narrowed list is counted as it is. An unnarrowed one is all
+    the reader may see, and counting that row by row grows with the table (35 ms at 100,000
+    incidents); instead, in one query:
+
+    - compliance staff: the tally's two totals (a one-row table the database keeps);
+    - coordinators: the tally's non-confidential total + the confidential incidents they may
+      see, counted from the confidential rows' own index (`incident_confidential_idx`);
+    - everyone else (their own reports): counted as it is, from the reporter index.
+    """
+    if narrowed or not user.has_perm("incidents.view_incident"):
+        return queryset.count()
+    if sees_everything(user):
+        sql, params = f"SELECT public_count + confidential_count FROM {TALLY_TABLE}", ()
+    else:
+        confidential = queryset.filter(confidential=True).order_by().values("pk")
+        inner, params = confidential.query.sql_with_params()
+        sql = f"SELECT public_count + (SELECT COUNT(*) FROM ({inner}) visible) FROM {TALLY_TABLE}"
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
+
+
 def incident_list(user):
     """The list queryset: visible incidents with what a list row shows, in a fixed number of queries.
 
@@ -60,6 +92,39 @@ def incident_list(user):
     the users would build two user objects per row for nothing.
     """
     return visible_incidents(user).select_related("category")
+
+
+# What a list row reads: its columns, and the times its response-target state needs. Loading
+# only these keeps the long texts and the other times of 100 rows out of each page.
+LIST_FIELDS = (
+    "id",
+    "reference",
+    "title",
+    "description",
+    "affected_service",
+    "category__id",
+    "category__name",
+    "impact",
+    "urgency",
+    "priority",
+    "status",
+    "occurred_at",
+    "reported_at",
+    "is_late",
+    "confidential",
+    "anonymous",
+    "incident_manager_id",
+    "reporter_id",
+    "acknowledged_at",
+    "contained_at",
+    "recovered_at",
+    "last_update_at",
+)
+
+
+def incident_list_rows(user):
+    """`incident_list(user)` with only what a list row reads (see LIST_FIELDS)."""
+    return incident_list(user).only(*LIST_FIELDS)
 
 
 # -- response targets ----------------------------------------------------------

@@ -159,7 +159,7 @@ class CourseAdmin(ServiceFormMixin, AuditedAdmin):
         page = CountedPaginator(
             queries.compliance_rows(**filters),
             100,
-            count_rows=lambda: queries.compliance_count(**filters),
+            count_rows=lambda _rows: queries.compliance_count(**filters),
         ).get_page(request.GET.get("page"))
         query = request.GET.copy()
         query.pop("page", None)

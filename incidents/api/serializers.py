@@ -66,6 +66,44 @@ class IncidentListSerializer(serializers.ModelSerializer):
         return queries.target_states(incident, targets).worst
 
 
+_datetime = serializers.DateTimeField().to_representation
+
+
+class IncidentListRowSerializer(IncidentListSerializer):
+    """The list's rows, built by hand: a page is 100 of them, and DRF's field-by-field walk
+    was a third of the request. Same declared fields (the schema) and the same output as
+    IncidentListSerializer, which `tests/incidents/test_api.py` checks row for row."""
+
+    def to_representation(self, incident):
+        sees_reporter = self.context.get("sees_reporter", False)
+        targets = self.context.get("targets")
+        return {
+            "id": incident.id,
+            "reference": incident.reference,
+            "title": incident.title,
+            "description": incident.description,
+            "affected_service": incident.affected_service,
+            "category": incident.category_id,
+            "category_name": incident.category.name,
+            "impact": incident.impact,
+            "urgency": incident.urgency,
+            "priority": incident.priority,
+            "status": incident.status,
+            "occurred_at": _datetime(incident.occurred_at),
+            "reported_at": _datetime(incident.reported_at),
+            "is_late": incident.is_late,
+            "confidential": incident.confidential,
+            "anonymous": incident.anonymous,
+            "incident_manager": incident.incident_manager_id,
+            "reporter": (
+                None if incident.anonymous and not sees_reporter else incident.reporter_id
+            ),
+            "target_state": (
+                None if targets is None else queries.target_states(incident, targets).worst
+            ),
+        }
+
+
 class TargetStatesSerializer(serializers.Serializer):
     acknowledge = serializers.CharField(allow_null=True)
     contain = serializers.CharField(allow_null=True)

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from core.api import AuditedViewMixin, ETagMixin, HistoryMixin
 from core.fields import IsoDateTimeFilter
+from core.pagination import CountedPagination
 from incidents import queries, services
 from incidents.models import Action, Incident
 
@@ -40,6 +41,8 @@ class HasPerm(permissions.BasePermission):
 
 
 CHANGE = "incidents.change_incident"
+# Query parameters that page or sort the incident list without narrowing it.
+UNNARROWING_PARAMS = {"page", "page_size", "ordering", "format"}
 
 
 class IncidentViewSet(
@@ -60,6 +63,7 @@ class IncidentViewSet(
     search_fields = ("reference", "title", "description", "affected_service")
     ordering_fields = ("reported_at", "occurred_at", "priority", "status", "reference")
     ordering = ("-reported_at", "-id")
+    pagination_class = CountedPagination
     read_serializer_class = s.IncidentDetailSerializer
     action_perms = {
         "create": {"POST": "incidents.add_incident"},
@@ -71,14 +75,24 @@ class IncidentViewSet(
     }
 
     def get_queryset(self):
+        if self.action == "list":
+            return queries.incident_list_rows(self.request.user)
         qs = queries.incident_list(self.request.user)
         if self.action == "retrieve" or self.action == "partial_update":
             qs = qs.prefetch_related("team")
         return qs
 
+    def count_rows(self, queryset):
+        """The list's total; see queries.visible_count (parameters that only page or sort the
+        list do not narrow it). The nested lists (timeline, actions, history) count themselves."""
+        if self.action != "list":
+            return queryset.count()
+        narrowed = not set(self.request.query_params) <= UNNARROWING_PARAMS
+        return queries.visible_count(self.request.user, queryset, narrowed=narrowed)
+
     def get_serializer_class(self):
         return {
-            "list": s.IncidentListSerializer,
+            "list": s.IncidentListRowSerializer,
             "create": s.IncidentReportSerializer,
             "partial_update": s.IncidentUpdateSerializer,
             "update": s.IncidentUpdateSerializer,

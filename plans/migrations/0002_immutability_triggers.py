@@ -8,6 +8,8 @@ writes them, and they are append-only by convention and permission.
 
 from django.db import migrations
 
+from core.migration_sql import run_sql_per_vendor
+
 ALLOWED_STEPS = [
     ("draft", "in_review"),
     ("in_review", "approved"),
@@ -146,26 +148,13 @@ PG_BACKWARD = [
 ]
 
 
-def _run(statements_by_vendor):
-    def run(apps, schema_editor):
-        statements = statements_by_vendor.get(schema_editor.connection.vendor)
-        if statements is None:
-            raise RuntimeError(
-                f"No immutability triggers for {schema_editor.connection.vendor}; "
-                "plans supports SQLite and PostgreSQL."
-            )
-        for statement in statements:
-            schema_editor.execute(statement, params=None)
-
-    return run
-
-
 class Migration(migrations.Migration):
     dependencies = [("plans", "0001_initial")]
 
     operations = [
-        migrations.RunPython(
-            _run({"sqlite": SQLITE_FORWARD, "postgresql": PG_FORWARD}),
-            _run({"sqlite": SQLITE_BACKWARD, "postgresql": PG_BACKWARD}),
+        run_sql_per_vendor(
+            {"sqlite": SQLITE_FORWARD, "postgresql": PG_FORWARD},
+            {"sqlite": SQLITE_BACKWARD, "postgresql": PG_BACKWARD},
+            what="immutability triggers",
         )
     ]

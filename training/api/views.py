@@ -191,6 +191,6 @@ class ComplianceView(GenericAPIView):
             else:
                 filters["user"] = request.user.pk
         rows = queries.compliance_rows(**filters)
-        self.count_rows = lambda: queries.compliance_count(**filters)
+        self.count_rows = lambda _rows: queries.compliance_count(**filters)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(s.ComplianceRowSerializer(page, many=True).data)
