@@ -162,10 +162,22 @@ def compliance_count(*, now=None, user=None, course=None, group=None, state=None
 
     Counting the rows themselves joins every person to every course they need and drops the
     duplicates (500,000 pairs for 10,000 people × 50 courses: half a second). A person's rows
-    are the distinct courses their groups require, so this counts per membership instead:
-    someone whose first course-requiring group is this one has all its courses; only people in
-    several such groups (few) have their pairs de-duplicated one by one. With a `state` filter
-    every row's state must be computed anyway: that is the rows' own count.
+    are the distinct courses (of the filter) their groups require, so this sums, over the
+    groups that require some, courses × members (members counted in the group index, never
+    joined to `auth_user`), and takes off two corrections, each driven from a small set:
+
+    - inactive people: their memberships × their groups' courses, found from the few inactive
+      people (a partial index on `auth_user`, migration `training.0003`);
+    - a course that several of a person's groups require: groups are ranked by (members, id)
+      and a (group, course) row is a duplicate when a higher-ranked group of the same person
+      requires the course too. Only (group, course) pairs whose course a higher-ranked group
+      requires are looked at (none when no two groups share a course), and only for those are
+      the group's active members, the smaller group's, probed one by one through their own
+      memberships: that part costs members of the smaller group × shared courses.
+
+    With `group`, rows are its active members × the courses (of the filter) it requires: the
+    same sum over that one group, which has no duplicates. With a `state` filter every row's
+    state must be computed anyway: that is the rows' own count.
     """
     if state:
         return compliance(now=now, user=user, course=course, group=group, state=state).count()
@@ -173,61 +185,51 @@ def compliance_count(*, now=None, user=None, course=None, group=None, state=None
     u_table = User._meta.db_table
     r_table = Course.required_for.through._meta.db_table
 
-    def course_filter(alias):
-        if course is None:
-            return "", []
+    # Which (group, course) pairs count, and whose memberships.
+    pair_sql, pair_params = "", []
+    if course is not None:
         ids = _id_list(course)
-        if not ids:
-            return " AND 1 = 0", []
-        return f" AND {alias}.course_id IN ({', '.join(['%s'] * len(ids))})", ids
-
-    user_sql, user_params = ("", [])
+        pair_sql += f" AND r.course_id IN ({', '.join(['%s'] * len(ids))})" if ids else " AND 1 = 0"
+        pair_params += ids
+    if group is not None:
+        pair_sql += " AND r.group_id = %s"
+        pair_params.append(int(getattr(group, "pk", group)))
+    user_sql, user_params = "", []
     if user is not None:
         user_sql, user_params = " AND m.user_id = %s", [int(getattr(user, "pk", user))]
-    active = f"JOIN {u_table} u ON u.id = m.user_id WHERE u.is_active = %s{user_sql}"
-    if group is not None:
-        k_sql, k_params = course_filter("r")
-        sql = (
-            f"SELECT (SELECT COUNT(*) FROM {m_table} m {active} AND m.group_id = %s)"
-            f" * (SELECT COUNT(*) FROM {r_table} r WHERE r.group_id = %s{k_sql})"
-        )
-        group_id = int(getattr(group, "pk", group))
-        params = [True, *user_params, group_id, group_id, *k_params]
-    else:
-        cf = {alias: course_filter(alias) for alias in ("k", "r", "q", "r2")}
-        # Groups that require a course (of the filter): a membership elsewhere adds no rows.
-        requiring = f"SELECT q.group_id FROM {r_table} q WHERE 1 = 1{cf['q'][0]}"
-        earlier = (
-            f"EXISTS (SELECT 1 FROM {m_table} e WHERE e.user_id = m.user_id"
-            f" AND e.group_id < m.group_id AND e.group_id IN ({requiring}))"
-        )
-        sql = f"""SELECT COALESCE((
-              SELECT SUM(per.n * (SELECT COUNT(*) FROM {r_table} k
-                                  WHERE k.group_id = per.group_id{cf["k"][0]}))
-              FROM (SELECT m.group_id AS group_id, COUNT(*) AS n FROM {m_table} m {active}
-                    AND m.group_id IN ({requiring}) AND NOT {earlier}
-                    GROUP BY m.group_id) per
-            ), 0) + (
-              SELECT COUNT(*) FROM {m_table} m
-              JOIN {r_table} r ON r.group_id = m.group_id{cf["r"][0]} {active}
-              AND {earlier}
-              AND NOT EXISTS (SELECT 1 FROM {m_table} e
-                              JOIN {r_table} r2 ON r2.group_id = e.group_id
-                              WHERE e.user_id = m.user_id AND e.group_id < m.group_id
-                              AND r2.course_id = r.course_id)
-            )"""
-        q_params = cf["q"][1]
-        params = [
-            *cf["k"][1],
-            True,
-            *user_params,
-            *q_params,
-            *q_params,
-            *cf["r"][1],
-            True,
-            *user_params,
-            *q_params,
-        ]
+
+    # k: the courses (of the filter) each group requires; g: and how many members (of the
+    # filter) it has, counted in the group index. Groups are ranked by (members, id).
+    sql = f"""WITH k AS (SELECT r.group_id, COUNT(*) AS n FROM {r_table} r
+                       WHERE 1 = 1{pair_sql} GROUP BY r.group_id),
+             g AS (SELECT k.group_id, k.n, (SELECT COUNT(*) FROM {m_table} m
+                                            WHERE m.group_id = k.group_id{user_sql}) AS size
+                   FROM k)
+        SELECT COALESCE((SELECT SUM(g.n * g.size) FROM g), 0)
+             - COALESCE((SELECT SUM((SELECT k.n FROM k WHERE k.group_id = m.group_id))
+                         FROM {u_table} u JOIN {m_table} m ON m.user_id = u.id
+                         WHERE NOT u.is_active{user_sql}), 0)"""
+    params = [*pair_params, *user_params, *user_params]
+    if group is None:
+        # A person's (group, course) row that one of their higher-ranked groups also requires
+        # is counted twice. The outer query walks (group, course) pairs with a course shared
+        # with a higher-ranked group (none when no two groups share a course), and only for
+        # those the subquery walks the group's members: the smaller group of the two.
+        above = "({a}.size > g.size OR ({a}.size = g.size AND {a}.group_id > g.group_id))"
+        sql += f"""
+             - COALESCE((SELECT SUM((
+                    SELECT COUNT(*) FROM {m_table} m WHERE m.group_id = g.group_id{user_sql}
+                    AND NOT EXISTS (SELECT 1 FROM {u_table} u
+                                    WHERE u.id = m.user_id AND NOT u.is_active)
+                    AND (SELECT COUNT(*) FROM {m_table} e JOIN g g3 ON g3.group_id = e.group_id
+                         JOIN {r_table} r3 ON r3.group_id = e.group_id
+                         AND r3.course_id = r.course_id
+                         WHERE e.user_id = m.user_id AND {above.format(a="g3")}) > 0))
+                 FROM g JOIN {r_table} r ON r.group_id = g.group_id
+                 WHERE 1 = 1{pair_sql}
+                 AND EXISTS (SELECT 1 FROM {r_table} r2 JOIN g g2 ON g2.group_id = r2.group_id
+                             WHERE r2.course_id = r.course_id AND {above.format(a="g2")})), 0)"""
+        params += [*user_params, *pair_params]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return int(cursor.fetchone()[0] or 0)

@@ -241,3 +241,15 @@ def test_history_page_hides_an_anonymous_reporter_from_coordinators(client, coor
     assert "anonymous_reporter" not in page and "Rhea" not in page
     client.force_login(compliance_user)
     assert "anonymous_reporter" in client.get(url).content.decode()
+
+
+def test_timeline_entries_show_their_text_once_on_the_change_page(client, coordinator):
+    incident = f.incident()
+    services.timeline_note_add(incident=incident, actor=coordinator, text="Vendor confirmed the leak")
+    client.force_login(coordinator)
+    page = client.get(reverse("admin:incidents_incident_change", args=[incident.pk]))
+    html = page.content.decode()
+    # The row's title (the entry's str(), repeating its text) is hidden; the row shows the text.
+    assert 'id="timeline-group"' in html
+    assert "#timeline-group td.original p { display: none; }" in html
+    assert html.count("Vendor confirmed the leak") == 2  # the hidden title and the text cell

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from core.roles import STAFF
+from core.roles import COORDINATORS, STAFF
 from tests import factories
 from tests.training.factories import complete, make_course, people
 from training import queries
@@ -225,8 +225,10 @@ def test_compliance_admin_page_costs_the_same_at_any_size(
 
 
 def test_compliance_count_matches_the_rows_for_every_filter():
-    """The cheap count (per membership) equals counting the rows, with overlapping groups."""
-    drills, leads, empty = (Group.objects.get_or_create(name=n)[0] for n in ("Drills", "Leads", "E"))
+    """The cheap count (per group) equals counting the rows, with overlapping groups."""
+    drills, leads, empty = (
+        Group.objects.get_or_create(name=n)[0] for n in ("Drills", "Leads", "E")
+    )
     shared = make_course(title="Shared", groups=(STAFF, "Drills"))
     staff_only = make_course(title="Staff only", validity_days=None)
     drill = make_course(title="Drill", groups=("Drills", "Leads"))
@@ -260,3 +262,50 @@ def test_compliance_count_matches_the_rows_for_every_filter():
         expected = queries.compliance(now=NOW, **filters).count()
         assert queries.compliance_count(now=NOW, **filters) == expected, filters
     assert queries.compliance_count() > 0
+
+
+def test_compliance_count_is_exact_when_groups_share_courses(django_assert_num_queries):
+    """Shared courses are de-duplicated whatever the groups' sizes and ids, inactive people too."""
+    coordinators = Group.objects.get(name=COORDINATORS)  # few members, lower id than Staff
+    leads, twin_a, twin_b, empty, outside = (
+        Group.objects.get_or_create(name=n)[0] for n in ("Leads", "Twin A", "Twin B", "E", "Out")
+    )
+    everyone = make_course(title="Everyone", groups=(STAFF, COORDINATORS, "Leads", "Twin A"))
+    twins = make_course(title="Twins", groups=("Twin A", "Twin B", STAFF))
+    lead = make_course(title="Lead", groups=("Leads",))
+    coordination = make_course(title="Coordination", groups=(COORDINATORS, "Twin B"))
+    outsiders = make_course(title="Outsiders", groups=("Out",))
+    nobody = make_course(title="Nobody", groups=())
+    staff = people(8)
+    for person in staff[:3]:
+        person.groups.add(leads)
+    for person in staff[2:5]:
+        person.groups.add(twin_a, twin_b)  # equal sizes: ranked by id
+    staff[5].groups.add(coordinators, leads, twin_a, twin_b, empty)
+    staff[6].groups.add(empty)
+    staff[7].groups.add(coordinators, leads, twin_b)
+    staff[7].is_active = False
+    staff[7].save()
+    only_leads = people(2, prefix="l", groups=("Leads",))
+    only_out = people(1, prefix="o", groups=("Out", "E"))
+    inactive_twin = people(1, prefix="i", groups=("Twin A", "Twin B"))[0]
+    inactive_twin.is_active = False
+    inactive_twin.save()
+    ids = [everyone.pk, twins.pk, lead.pk, coordination.pk, outsiders.pk, nobody.pk]
+    cases = [{}, {"course": ids}, {"course": [nobody]}, {"course": [twins, coordination]}]
+    cases += [{"course": pk} for pk in ids]
+    groups = [coordinators, leads, twin_a, twin_b, empty, outside]
+    groups.append(Group.objects.get(name=STAFF))
+    cases += [{"group": g} for g in groups]
+    cases += [{"group": g.pk, "course": everyone.pk} for g in groups]
+    for person in [*staff, *only_leads, *only_out, inactive_twin]:
+        cases += [{"user": person.pk}, {"user": person, "course": [everyone, twins]}]
+        cases += [{"user": person.pk, "group": twin_b}]
+    for filters in cases:
+        expected = queries.compliance(now=NOW, **filters).count()
+        assert queries.compliance_count(now=NOW, **filters) == expected, filters
+    # 7 active staff, 2 only in Leads, the coordinator who created the courses: once each
+    assert queries.compliance_count(course=everyone) == 7 + 2 + 1
+    expected = queries.compliance().count()
+    with django_assert_num_queries(1):
+        assert queries.compliance_count() == expected
