@@ -181,6 +181,14 @@ def compliance_count(*, now=None, user=None, course=None, group=None, state=None
     """
     if state:
         return compliance(now=now, user=user, course=course, group=group, state=state).count()
+    sql, params = compliance_count_sql(user=user, course=course, group=group)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.fetchone()[0] or 0)
+
+
+def compliance_count_sql(*, user=None, course=None, group=None):
+    """compliance_count's one query, as (sql, params), for the filters other than `state`."""
     m_table = Membership._meta.db_table
     u_table = User._meta.db_table
     r_table = Course.required_for.through._meta.db_table
@@ -230,9 +238,7 @@ def compliance_count(*, now=None, user=None, course=None, group=None, state=None
                  AND EXISTS (SELECT 1 FROM {r_table} r2 JOIN g g2 ON g2.group_id = r2.group_id
                              WHERE r2.course_id = r.course_id AND {above.format(a="g2")})), 0)"""
         params += [*user_params, *pair_params]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return int(cursor.fetchone()[0] or 0)
+    return sql, params
 
 
 ROW_FIELDS = (

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from incidents import services as incident_services
 from incidents.models import Incident
-from training.queries import due_soon_window
+from training.queries import compliance_count_sql, due_soon_window
 
 from .harness import measure, sql_floor, streamed_memory_mb
 
@@ -140,30 +140,10 @@ def _training_sql(limit=None, with_total=False):
             WHERE m2.user_id = m.user_id AND m2.group_id < m.group_id
               AND rc2.course_id = rc.course_id)
     """
-    # The total without building the rows (the cheapest single query we know): per group, its
-    # members whose first course-requiring group it is times its courses; people in several
-    # such groups add only the courses not seen in an earlier group.
-    requiring = "SELECT q.group_id FROM training_course_required_for q"
-    earlier = f"""EXISTS (SELECT 1 FROM auth_user_groups e WHERE e.user_id = m.user_id
-        AND e.group_id < m.group_id AND e.group_id IN ({requiring}))"""
-    total = (
-        f""", (SELECT COALESCE((
-              SELECT SUM(per.n * (SELECT COUNT(*) FROM training_course_required_for k
-                                  WHERE k.group_id = per.group_id))
-              FROM (SELECT m.group_id AS group_id, COUNT(*) AS n
-                    FROM auth_user_groups m JOIN auth_user u ON u.id = m.user_id
-                    WHERE u.is_active = %s AND m.group_id IN ({requiring}) AND NOT {earlier}
-                    GROUP BY m.group_id) per), 0)
-           + (SELECT COUNT(*) FROM auth_user_groups m JOIN auth_user u ON u.id = m.user_id
-              JOIN training_course_required_for r ON r.group_id = m.group_id
-              WHERE u.is_active = %s AND {earlier} AND NOT EXISTS (
-                SELECT 1 FROM auth_user_groups e
-                JOIN training_course_required_for r2 ON r2.group_id = e.group_id
-                WHERE e.user_id = m.user_id AND e.group_id < m.group_id
-                  AND r2.course_id = r.course_id))) AS total"""
-        if with_total
-        else ""
-    )
+    # The total as the app takes it (training.queries.compliance_count's one query, the
+    # cheapest we know), as a scalar subquery.
+    total_sql, total_params = compliance_count_sql()
+    total = f", ({total_sql}) AS total" if with_total else ""
     sql = f"""
         SELECT m.user_id, rc.course_id, u.username, u.first_name, u.last_name, u.email,
                c.title AS course_title, c.kind AS course_kind,
@@ -182,14 +162,14 @@ def _training_sql(limit=None, with_total=False):
     """
     if limit:
         sql += f" LIMIT {int(limit)}"
-    return sql
+    return sql, total_params if with_total else []
 
 
 def training_floor(limit=None, with_total=False):
     def run():
         now = timezone.now()
-        params = [now, now + due_soon_window(), *([True, True] if with_total else []), True]
-        return sql_floor(_training_sql(limit, with_total), params)()
+        sql, total_params = _training_sql(limit, with_total)
+        return sql_floor(sql, [now, now + due_soon_window(), *total_params, True])()
 
     return run
 
@@ -296,7 +276,7 @@ def run_all(data, *, repeat=20, warmup=3, heavy_repeat=None, heavy_warmup=1, log
         warmup=min(heavy_warmup, warmup),
     )
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM ({_training_sql()}) x", [timezone.now()] * 2 + [True])
+        cursor.execute(f"SELECT COUNT(*) FROM ({_training_sql()[0]}) x", [timezone.now()] * 2 + [True])
         (csv_rows,) = cursor.fetchone()
     add(csv, rows=csv_rows, streamed_memory_mb=round(peak_mb, 2), bytes=size)
     add(
