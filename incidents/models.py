@@ -318,6 +318,9 @@ class TeamMember(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["incident", "user"], name="teammember_once"),
         ]
+        # "Which incidents is this person on?" (who may see a confidential incident): read
+        # from the index alone, without visiting the rows.
+        indexes = [models.Index(fields=["user", "incident"], name="teammember_user_incident_idx")]
 
     def __str__(self):
         return f"{self.user} ({self.get_role_display()})"

@@ -39,15 +39,10 @@ class Result:
         return data
 
 
-def _timings(fn, repeat, warmup):
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples
+def _ms(fn):
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000
 
 
 def p95(samples):
@@ -78,13 +73,22 @@ class QueryCounter:
         return self._wrapper.__exit__(*exc)
 
 
-def measure(name, fn, floor=None, *, repeat=20, warmup=3):
-    """Run `fn` (a request) `repeat` times after `warmup`, then `floor` (one SQL + json.dumps)
-    the same way, in the same run; the query count is that of the first call of `fn`."""
+def measure(name, fn, floor=None, *, repeat=40, warmup=3):
+    """Run `fn` (a request) `repeat` times after `warmup`, alternating with `floor` (one SQL +
+    json.dumps), so both are timed over the same seconds: on a shared machine the speed drifts,
+    and back-to-back blocks would put the drift into the ratio. The query count is that of
+    the first call of `fn`."""
     with QueryCounter() as counter:
         fn()
-    samples = _timings(fn, repeat, warmup)
-    floor_samples = _timings(floor, repeat, warmup) if floor else None
+    for _ in range(warmup):
+        fn()
+        if floor:
+            floor()
+    samples, floor_samples = [], []
+    for _ in range(repeat):
+        samples.append(_ms(fn))
+        if floor:
+            floor_samples.append(_ms(floor))
     return Result(
         name=name,
         queries=counter.count,

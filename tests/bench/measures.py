@@ -191,7 +191,7 @@ def save_with_history(actor, incident_id, enabled):
     return run
 
 
-def run_all(data, *, repeat=20, warmup=3, heavy_repeat=None, heavy_warmup=1, log=print):
+def run_all(data, *, repeat=40, warmup=3, heavy_repeat=None, heavy_warmup=1, log=print):
     """Every measure once over `data` (a dataset.Dataset); returns harness Results in order.
 
     The full CSV export (every row) takes `heavy_repeat` samples after `heavy_warmup`."""
