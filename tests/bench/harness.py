@@ -18,6 +18,38 @@ class Result:
     p95_ms: float
     floor_median_ms: float | None = None
     extra: dict = field(default_factory=dict)
+    samples: list = field(default_factory=list, repr=False)
+    floor_samples: list = field(default_factory=list, repr=False)
+
+    @classmethod
+    def pooled(cls, name, rounds):
+        """One Result from several rounds' raw() of the same measure: their samples pooled."""
+        samples = [x for r in rounds for x in r["samples"]]
+        floor_samples = [x for r in rounds for x in r["floor_samples"]]
+        queries = sorted({r["queries"] for r in rounds})
+        result = cls(
+            name=name,
+            queries=queries[-1],
+            median_ms=statistics.median(samples),
+            p95_ms=p95(samples),
+            floor_median_ms=statistics.median(floor_samples) if floor_samples else None,
+            samples=samples,
+            floor_samples=floor_samples,
+        )
+        for r in rounds:
+            result.extra = {**r["extra"], **result.extra}
+        result.extra["rounds"] = len(rounds)
+        if len(queries) > 1:
+            result.extra["queries_differ_between_rounds"] = queries
+        return result
+
+    def raw(self):
+        return {
+            "queries": self.queries,
+            "samples": self.samples,
+            "floor_samples": self.floor_samples,
+            "extra": self.extra,
+        }
 
     @property
     def ratio(self):
@@ -95,6 +127,8 @@ def measure(name, fn, floor=None, *, repeat=40, warmup=3):
         median_ms=statistics.median(samples),
         p95_ms=p95(samples),
         floor_median_ms=statistics.median(floor_samples) if floor_samples else None,
+        samples=samples,
+        floor_samples=floor_samples,
     )
 
 

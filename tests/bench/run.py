@@ -1,14 +1,19 @@
-"""`make bench`: build a large organisation in a throw-away PostgreSQL database and measure it.
+"""`make bench`: build a large organisation in throw-away PostgreSQL databases and measure it.
 
-    .venv/bin/python tests/bench/run.py                 # scale 0.01, then 1; prints the growth
+    .venv/bin/python tests/bench/run.py                 # scale 0.01 and 1; prints the growth
     .venv/bin/python tests/bench/run.py --scale 0.01    # one scale (SCALE=0.01 make bench)
 
-Each scale runs in its own process against its own database: created, migrated,
-filled (tests/bench/dataset.py), measured (tests/bench/measures.py), dropped.
-The database is BENCH_DATABASE_URL, or postgres://postgres@127.0.0.1:5432/bench_<pid>.
+Each scale gets its own database (BENCH_DATABASE_URL, or
+postgres://postgres@127.0.0.1:5432/bench_<pid>, with the scale appended to its name),
+created, migrated and filled (tests/bench/dataset.py) by its own process. Then the measures
+(tests/bench/measures.py) run in ROUNDS rounds that alternate between the scales, each round
+a fresh process, and each measure's samples are pooled over the rounds: on a shared machine
+the speed drifts over minutes, and measuring one scale after the other would put that drift
+into the growth. The full CSV export is measured in the last round only. The databases are
+dropped at the end, whatever happens.
 
 Writes bench-results.json: {"scale", "measures": {name: {queries, median_ms, p95_ms,
-floor_median_ms, ratio, ...}}} for the last scale run; with two scales also
+floor_median_ms, ratio, ...}}} for the last scale; with two scales also
 bench-results-<scale>.json for each, and a "growth" key in bench-results.json
 comparing the last scale with the first (see README, "Performance").
 """
@@ -16,13 +21,17 @@ comparing the last scale with the first (see README, "Performance").
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # run as a script: `tests.bench` is importable from the root
+    sys.path.insert(0, str(ROOT))
 NAMES = (
     "admin_incident_changelist",
     "api_incident_list",
@@ -47,10 +56,21 @@ MEMORY_TARGET_MB = 50
 PER_ROW = ("ack_compliance", "training_compliance_csv")
 
 
+ROUNDS = 3  # measuring rounds, alternating between the scales
+SAMPLES = 42  # timed calls of each read, over all rounds (after 3 warm-up calls per round)
+
+
 def default_url():
     return os.environ.get("BENCH_DATABASE_URL") or (
         f"postgres://postgres@127.0.0.1:5432/bench_{os.getpid()}"
     )
+
+
+def scale_url(url, scale):
+    """The database of one scale: the base name with the scale appended (bench_123_0_01)."""
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/") + "_" + f"{scale:g}".replace(".", "_")
+    return urlunsplit(parts._replace(path="/" + name))
 
 
 def _admin_dsn(url):
@@ -75,57 +95,91 @@ def _quoted(name):
 # -- one scale, in its own process --------------------------------------------------
 
 
-def run_one(scale, url, out):
+def _django(url):
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ["TASK_BACKEND"] = "dummy"  # publication notices would email the audience
     os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
     os.environ["API_THROTTLE_USER"] = "1000000/minute"
-    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def build_one(scale, url, out):
+    """Create, migrate and fill the database of one scale; write what the measures need."""
     _, name = _admin_dsn(url)
-    print(f"== scale {scale}: database {name} ==", flush=True)
+    print(f"== scale {scale:g}: building database {name} ==", flush=True)
     _admin(url, f"CREATE DATABASE {_quoted(name)}")
-    try:
-        import django
+    _django(url)
+    from django.core.management import call_command
+    from django.db import connection
 
-        django.setup()
-        from django.core.management import call_command
-        from django.db import connection
+    from tests.bench import dataset
 
-        from tests.bench import dataset, measures
+    started = time.perf_counter()
+    call_command("migrate", verbosity=0, interactive=False)
+    print(f"  migrated in {time.perf_counter() - started:.1f} s", flush=True)
+    data = dataset.build(dataset.Spec(scale=scale), log=lambda m: print(m, flush=True))
+    print(f"  dataset built in {data.build_seconds:.1f} s: {data.counts}", flush=True)
+    meta = {
+        "scale": scale,
+        "database": connection.vendor,
+        "dataset": data.counts,
+        "build_seconds": round(data.build_seconds, 1),
+        "coordinator": data.coordinator.username,
+        "compliance": data.compliance.username,
+        "incident_id": data.incident_id,
+        "version_id": data.version_id,
+    }
+    connection.close()
+    Path(out).write_text(json.dumps(meta, indent=2) + "\n")
 
-        started = time.perf_counter()
-        call_command("migrate", verbosity=0, interactive=False)
-        print(f"  migrated in {time.perf_counter() - started:.1f} s", flush=True)
-        data = dataset.build(dataset.Spec(scale=scale), log=lambda m: print(m, flush=True))
-        print(f"  dataset built in {data.build_seconds:.1f} s: {data.counts}", flush=True)
-        # The full CSV export reads every row: 20 samples at 1/100, 3 at full scale (its first
-        # call, which counts the queries, warms it up).
-        big = scale > 0.1
-        results = measures.run_all(
-            data,
-            heavy_repeat=3 if big else 20,
-            heavy_warmup=0 if big else 1,
-            log=lambda m: print(m, flush=True),
-        )
-        payload = {
-            "scale": scale,
-            "database": connection.vendor,
-            "dataset": data.counts,
-            "build_seconds": round(data.build_seconds, 1),
-            "measures": {r.name: r.as_json() for r in results},
-        }
-        connection.close()
-    finally:
-        try:
-            from django.db import connections
 
-            connections.close_all()
-        except Exception:  # noqa: BLE001
-            pass
-        _admin(url, f"DROP DATABASE IF EXISTS {_quoted(name)} WITH (FORCE)")
-    Path(out).write_text(json.dumps(payload, indent=2) + "\n")
-    return payload
+def measure_one(scale, url, meta_path, out, *, heavy, repeat):
+    """One round of every measure over a built database; writes the raw samples."""
+    _django(url)
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.utils import timezone
+
+    from tests.bench import dataset, measures
+
+    meta = json.loads(Path(meta_path).read_text())
+    users = get_user_model().objects
+    data = dataset.Dataset(
+        spec=dataset.Spec(scale=scale),
+        now=timezone.now(),
+        coordinator=users.get(username=meta["coordinator"]),
+        compliance=users.get(username=meta["compliance"]),
+        incident_id=meta["incident_id"],
+        version_id=meta["version_id"],
+    )
+    # The full CSV export reads every row: 20 samples at 1/100, 3 at full scale (its first
+    # call, which counts the queries, warms it up).
+    big = scale > 0.1
+    results = measures.run_all(
+        data,
+        repeat=repeat,
+        heavy=heavy,
+        heavy_repeat=3 if big else 20,
+        heavy_warmup=0 if big else 1,
+        log=lambda m: print(m, flush=True),
+    )
+    connection.close()
+    Path(out).write_text(json.dumps({r.name: r.raw() for r in results}))
+
+
+def pool(meta, rounds):
+    """The payload of one scale: each measure's samples pooled over the rounds that ran it."""
+    from tests.bench.harness import Result
+
+    measures = {}
+    for name in NAMES:
+        ran = [r[name] for r in rounds if name in r]
+        measures[name] = Result.pooled(name, ran).as_json()
+    keep = ("scale", "database", "dataset", "build_seconds")
+    return {**{k: meta[k] for k in keep}, "rounds": len(rounds), "measures": measures}
 
 
 # -- the table -------------------------------------------------------------------
@@ -215,37 +269,67 @@ def print_growth(g):
         )
 
 
+def _child(*args):
+    subprocess.run([sys.executable, __file__, *map(str, args)], check=True, cwd=ROOT)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, action="append", help="scale (repeatable)")
-    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--build", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--heavy", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--meta", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     scales = args.scale or [0.01, 1.0]
-    url = default_url()
-    if args.one:
-        run_one(scales[0], url, args.out)
+    if args.build:
+        build_one(scales[0], args.url, args.out)
         return 0
-    payloads = []
-    for scale in scales:
-        out = ROOT / f"bench-results-{scale:g}.json"
-        started = time.perf_counter()
-        subprocess.run(
-            [sys.executable, __file__, "--one", "--scale", str(scale), "--out", str(out)],
-            check=True,
-            cwd=ROOT,
-        )
-        print(f"  scale {scale:g} done in {time.perf_counter() - started:.0f} s")
-        payloads.append(json.loads(out.read_text()))
-        print_table(payloads[-1])
+    if args.measure:
+        measure_one(scales[0], args.url, args.meta, args.out, heavy=args.heavy, repeat=args.repeat)
+        return 0
+
+    base = default_url()
+    urls = {scale: scale_url(base, scale) for scale in scales}
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    repeat = -(-SAMPLES // ROUNDS)
+    try:
+        metas, rounds = {}, {scale: [] for scale in scales}
+        for scale in scales:
+            started = time.perf_counter()
+            meta = work / f"meta-{scale:g}.json"
+            _child("--build", "--scale", scale, "--url", urls[scale], "--out", meta)
+            metas[scale] = json.loads(meta.read_text())
+            print(f"  scale {scale:g} built in {time.perf_counter() - started:.0f} s", flush=True)
+        for number in range(1, ROUNDS + 1):
+            for scale in scales:
+                print(f"== round {number} of {ROUNDS}, scale {scale:g} ==", flush=True)
+                out = work / f"round-{number}-{scale:g}.json"
+                heavy = ["--heavy"] if number == ROUNDS else []
+                _child(
+                    "--measure", "--scale", scale, "--url", urls[scale],
+                    "--meta", work / f"meta-{scale:g}.json", "--out", out,
+                    "--repeat", repeat, *heavy,
+                )  # fmt: skip
+                rounds[scale].append(json.loads(out.read_text()))
+    finally:
+        for url in urls.values():
+            _admin(url, f"DROP DATABASE IF EXISTS {_quoted(_admin_dsn(url)[1])} WITH (FORCE)")
+        shutil.rmtree(work, ignore_errors=True)
+
+    payloads = [pool(metas[scale], rounds[scale]) for scale in scales]
+    for payload in payloads:
+        print_table(payload)
     result = dict(payloads[-1])
     if len(payloads) > 1:
         for payload in payloads:
-            print_table(payload)
+            out = ROOT / f"bench-results-{payload['scale']:g}.json"
+            out.write_text(json.dumps(payload, indent=2) + "\n")
         result["growth"] = growth(payloads[0], payloads[-1])
         print_growth(result["growth"])
-    else:
-        (ROOT / f"bench-results-{scales[0]:g}.json").unlink(missing_ok=True)
     (ROOT / "bench-results.json").write_text(json.dumps(result, indent=2) + "\n")
     print(
         "\nWrote bench-results.json"

@@ -42,3 +42,20 @@ def test_bench_builds_and_measures_at_a_tiny_scale(settings):
     json.dumps(payload)  # the shape bench-results.json is written in
     assert set(run.judge(payload)) == set(run.NAMES)
     assert run.growth(payload, payload)["measures"]["api_incident_list"]["median_x"] == 1.0
+
+
+def test_rounds_pool_their_samples(monkeypatch):
+    """The runner alternates scales in rounds; a measure's figures come from all its samples."""
+    rounds = [
+        {"api_incident_list": {"queries": 7, "samples": [1.0, 2.0], "floor_samples": [1.0, 1.0],
+                               "extra": {"rows": 100}}},
+        {"api_incident_list": {"queries": 7, "samples": [3.0, 4.0, 5.0], "floor_samples": [2.0],
+                               "extra": {}}},
+    ]  # fmt: skip
+    meta = {"scale": 1.0, "database": "postgresql", "dataset": {}, "build_seconds": 1.0}
+    monkeypatch.setattr(run, "NAMES", ("api_incident_list",))
+    payload = run.pool(meta, rounds)
+    figures = payload["measures"]["api_incident_list"]
+    assert figures["median_ms"] == 3.0 and figures["floor_median_ms"] == 1.0
+    assert figures["ratio"] == 3.0 and figures["rows"] == 100 and figures["rounds"] == 2
+    assert payload["rounds"] == 2 and payload["scale"] == 1.0
