@@ -34,7 +34,8 @@ test: install
 	$(PY) -m pytest
 
 # Benchmark on a throw-away PostgreSQL database (tests/bench/run.py; README, "Performance"):
-# `make bench` runs scale 0.01 then 1 and prints the growth; `SCALE=0.01 make bench` one scale.
+# `make bench` builds scales 0.01 and 1, measures them in alternating rounds and prints the growth;
+# `SCALE=0.01 make bench` one scale.
 bench: install
 	@if [ -z "$$BENCH_DATABASE_URL" ] && ! pg_isready -h 127.0.0.1 -p 5432 -q; then \
 	  pg_ctlcluster --skip-systemctl-redirect "$$(ls /etc/postgresql)" main start; \
