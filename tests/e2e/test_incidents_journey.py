@@ -89,8 +89,11 @@ def test_staff_reports_and_the_coordinator_takes_it_to_recovered(
 
     # The incident page shows the whole timeline; its history shows who and why.
     page.goto(f"{live_server.url}/admin/incidents/incident/{incident.pk}/change/")
-    expect(page.get_by_text("Escalated to Bo Boss").first).to_be_visible()
-    expect(page.get_by_text("Eradicated → Recovered — Recovered per runbook.").first).to_be_visible()
+    timeline = page.locator("#timeline-group td.field-text")
+    expect(timeline.filter(has_text="Escalated to Bo Boss").first).to_be_visible()
+    expect(
+        timeline.filter(has_text="Eradicated → Recovered — Recovered per runbook.").first
+    ).to_be_visible()
     shot(page, "admin-incident-timeline")
     page.goto(f"{live_server.url}/admin/incidents/incident/{incident.pk}/history/")
     expect(page.get_by_text("Triaged → Investigating: Investigating per runbook.")).to_be_visible()
