@@ -1,6 +1,7 @@
 """Shared admin pieces: the audited base admin, a paginator that scales, users with history."""
 
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
@@ -8,6 +9,8 @@ from django.core.paginator import Paginator
 from django.db import connections
 from django.http import Http404
 from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
 from simple_history.admin import SimpleHistoryAdmin
 
 # Below this many rows an exact COUNT(*) is cheap enough.
@@ -42,6 +45,16 @@ class AuditedAdmin(SimpleHistoryAdmin):
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     list_per_page = 50
+
+    def action_checkbox(self, obj):
+        """Django's row checkbox, the same markup without a form-renderer template per row
+        (which was a sixth of a 50-row changelist)."""
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            helpers.ACTION_CHECKBOX_NAME,
+            str(obj.pk),
+            format_html(_("Select this object for an action - {}"), str(obj)),
+        )
 
     def history_view(self, request, object_id, extra_context=None):
         # simple-history falls back to the last historical record when the object

@@ -176,3 +176,18 @@ def test_every_model_of_our_apps_keeps_history():
     assert len(ours) > 25
     missing = [m.__name__ for m in ours if m not in registered_models.values()]
     assert missing == []
+
+
+@pytest.mark.django_db
+def test_admin_row_checkbox_is_djangos_markup(coordinator):
+    """AuditedAdmin renders the changelist's row checkbox itself (speed): same HTML as Django."""
+    from django.contrib import admin as django_admin
+    from django.contrib.admin import ModelAdmin
+
+    from incidents.models import Incident
+    from tests.incidents import factories as incident_factories
+
+    incident = incident_factories.incident(title='Quotes " & <tags>')
+    ours = django_admin.site._registry[Incident]
+    assert ours.action_checkbox(incident) == ModelAdmin.action_checkbox(ours, incident)
+    assert 'aria-label="Select this object for an action - INC-' in ours.action_checkbox(incident)
