@@ -133,12 +133,15 @@ AXES_FAILURE_LIMIT = int(env("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = float(env("AXES_COOLOFF_HOURS", "1"))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-# Behind N trusted proxies set AXES_PROXY_COUNT=N; otherwise X-Forwarded-For
-# is not trusted (a client could forge it to dodge the lockout).
-AXES_IPWARE_PROXY_COUNT = int(env("AXES_PROXY_COUNT", "0")) or None
-AXES_IPWARE_META_PRECEDENCE_ORDER = (
-    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
-)
+# Behind a load balancer every request comes from the balancer's address. Set
+# TRUSTED_PROXY_COUNT to the number of proxies in front of the app (1 for one load
+# balancer that appends to X-Forwarded-For); the client's address is then read from
+# that header (core/http.py), for the lockout above (which counts a username *and*
+# an address together, so a guesser elsewhere cannot lock a person out) and for the
+# address an acknowledgement records. 0 (the default) trusts no header: a client
+# could forge it to dodge the lockout. AXES_PROXY_COUNT is the older name.
+TRUSTED_PROXY_COUNT = int(env("TRUSTED_PROXY_COUNT", env("AXES_PROXY_COUNT", "0")))
+AXES_CLIENT_IP_CALLABLE = "core.http.client_ip"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

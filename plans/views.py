@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from core.errors import DomainError, add_to_form
+from core.http import client_ip
 
 from . import queries, services
 from .forms import AcknowledgementForm
@@ -76,7 +77,7 @@ def acknowledge(request, pk):
             actor=request.user,
             full_name=form.cleaned_data["full_name"],
             content_hash=form.cleaned_data["content_hash"],
-            ip_address=request.META.get("REMOTE_ADDR"),
+            ip_address=client_ip(request),
             user_agent=request.headers.get("User-Agent", ""),
         )
     except DomainError as exc:

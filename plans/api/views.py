@@ -19,6 +19,7 @@ from core.api import (
     check_if_match,
     with_etag,
 )
+from core.http import client_ip
 
 from .. import queries, services
 from ..models import Acknowledgement, PlanChangeRequest, PlanVersion, Review, Section
@@ -212,7 +213,7 @@ class PlanVersionViewSet(
         acknowledgement, created = services.acknowledgement_create(
             version=version,
             actor=request.user,
-            ip_address=request.META.get("REMOTE_ADDR"),
+            ip_address=client_ip(request),
             user_agent=request.headers.get("User-Agent", ""),
             **serializer.validated_data,
         )
