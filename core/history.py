@@ -85,6 +85,32 @@ class AuditedHistoricalRecords(HistoricalRecords):
     with the actor and reason the reverse instance carries (or the request's user).
     """
 
+    def post_save(self, instance, created, using=None, **kwargs):
+        # A save that changes nothing (a PATCH or an admin save of the same values) is no
+        # event: an empty "Edited" row would only bury the real ones.
+        if not created and not kwargs.get("raw", False) and self._unchanged(instance, using):
+            return
+        return super().post_save(instance, created, using=using, **kwargs)
+
+    def _unchanged(self, instance, using):
+        # A touched `auto_now` stamp alone is not a change anybody made.
+        attnames = [
+            field.attname
+            for field in self.fields_included(instance)
+            if not getattr(field, "auto_now", False)
+        ]
+        manager = getattr(instance, self.manager_name)
+        latest = (
+            manager.model._default_manager.using(using)
+            .filter(**{instance._meta.pk.attname: instance.pk})
+            .order_by("-history_date", "-history_id")
+            .values(*attnames)
+            .first()
+        )
+        if latest is None:
+            return False
+        return all(latest[name] == getattr(instance, name) for name in attnames)
+
     def m2m_changed(self, instance, action, attr, pk_set, reverse, model=None, **kwargs):
         if not reverse:
             return super().m2m_changed(instance, action, attr, pk_set, reverse, **kwargs)

@@ -149,6 +149,9 @@ def incident_update(*, incident, actor, reason="", **fields):
         raise InvalidInput(f"These fields cannot be changed here: {', '.join(sorted(unknown))}.")
     incident = _lock(incident)
     before = incident.priority
+    fields = {name: value for name, value in fields.items() if getattr(incident, name) != value}
+    if not fields:
+        return incident
     for name, value in fields.items():
         setattr(incident, name, value)
     _save(incident, actor=actor, reason=reason or "Edited")
