@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from core.errors import ImmutableRecord
 from core.history import AuditedHistoricalRecords
+from core.text import NormalisedTextModel
 
 
 class Plan(models.Model):
@@ -51,8 +52,10 @@ class Plan(models.Model):
         return f"{self.code} · {self.title}"
 
 
-class PlanVersion(models.Model):
+class PlanVersion(NormalisedTextModel, models.Model):
     """One numbered version of a plan, moving through the review workflow."""
+
+    normalised_text_fields = ("change_summary",)
 
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -147,9 +150,21 @@ class PlanVersion(models.Model):
             return None
         return self.published_at + datetime.timedelta(days=self.plan.acknowledgement_days)
 
+    def acknowledgements_overdue(self, now=None):
+        """The one definition of "overdue" for acknowledgements: every page, export, endpoint
+        and reminder asks this. Outstanding acknowledgements of a version are overdue once it
+        is the published version and its grace period has ended; a superseded version is owed
+        by nobody."""
+        deadline = self.acknowledge_by
+        return (
+            self.status == self.Status.PUBLISHED
+            and deadline is not None
+            and (now or timezone.now()) > deadline
+        )
+
     @property
     def acknowledgement_overdue(self):
-        return self.acknowledge_by is not None and timezone.now() > self.acknowledge_by
+        return self.acknowledgements_overdue()
 
     @property
     def statement(self):
@@ -160,8 +175,10 @@ class PlanVersion(models.Model):
         )
 
 
-class Section(models.Model):
+class Section(NormalisedTextModel, models.Model):
     """One section of a version; its text is frozen once the version leaves draft."""
+
+    normalised_text_fields = ("heading", "body", "guidance")
 
     version = models.ForeignKey(PlanVersion, on_delete=models.PROTECT, related_name="sections")
     order = models.PositiveSmallIntegerField()

@@ -23,6 +23,8 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
+from core.text import normalise_newlines
+
 from .models import Acknowledgement, Plan, PlanChangeRequest, PlanVersion, Section
 
 User = get_user_model()
@@ -36,6 +38,23 @@ def can_see_unpublished(user):
 
 def can_see_all_acknowledgements(user):
     return user.has_perm("plans.view_compliance_report")
+
+
+def had_a_hand_in(user, version):
+    """Separation of duties: the author, the submitter and every editor of a version."""
+    if user.pk in (version.author_id, version.submitted_by_id):
+        return True
+    return version.editors.filter(pk=user.pk).exists()
+
+
+def may_approve(user, version):
+    """Whether `user` may approve `version` now: the one rule the services enforce and the
+    pages ask before offering the button."""
+    return (
+        version.status == PlanVersion.Status.IN_REVIEW
+        and user.has_perm("plans.approve_planversion")
+        and not had_a_hand_in(user, version)
+    )
 
 
 def visible_versions(user):
@@ -201,11 +220,6 @@ def acknowledgements_for(user):
     return qs
 
 
-def overdue_since(version):
-    """When outstanding acknowledgements of a published version become overdue."""
-    return version.acknowledge_by
-
-
 def compliance_rows(version):
     """Every audience member with their acknowledgement time (or None), by name. One query."""
     ack = Acknowledgement.objects.filter(version=version, user=OuterRef("pk"))
@@ -229,14 +243,14 @@ def compliance_summary(version, *, now=None):
         .aggregate(audience=Count("pk"), acknowledged=Count("pk", filter=Q(has_ack=True)))
     )
     outstanding = counts["audience"] - counts["acknowledged"]
-    deadline = overdue_since(version)
-    is_overdue = deadline is not None and now > deadline and version.status == S.PUBLISHED
+    is_overdue = version.acknowledgements_overdue(now)
     return {
         "audience": counts["audience"],
         "acknowledged": counts["acknowledged"],
         "outstanding": outstanding,
         "overdue": outstanding if is_overdue else 0,
-        "overdue_since": deadline,
+        "overdue_since": version.acknowledge_by,
+        "grace_period_ended": version.acknowledge_by is not None and now > version.acknowledge_by,
     }
 
 
@@ -272,7 +286,13 @@ _TOKENS = re.compile(r"\s+|[^\s]+")
 
 
 def _words(text):
-    return _TOKENS.findall(text or "")
+    # Published texts saved before line endings were normalised may hold CRLF: a
+    # difference in line endings alone is no change to a reader.
+    return _TOKENS.findall(normalise_newlines(text) or "")
+
+
+def _same_text(old, new):
+    return [normalise_newlines(t) for t in old] == [normalise_newlines(t) for t in new]
 
 
 def word_diff(old, new):
@@ -310,7 +330,7 @@ def version_diff(old, new):
             state = "added"
         elif b is None:
             state = "removed"
-        elif (a.heading, a.body) == (b.heading, b.body):
+        elif _same_text((a.heading, a.body), (b.heading, b.body)):
             state = "unchanged"
         else:
             state = "changed"

@@ -19,7 +19,9 @@ from core.errors import (
 )
 from core.history import stamp
 from core.reminders import claimed_clock
+from core.text import normalise_newlines
 
+from . import queries
 from .fingerprint import version_fingerprint
 from .models import (
     Acknowledgement,
@@ -218,6 +220,7 @@ def section_update(*, section, actor, heading=None, body=None):
     version = _lock_draft(section.version, actor)
     section = Section.objects.get(pk=section.pk)
     changed = False
+    heading, body = normalise_newlines(heading), normalise_newlines(body)
     if heading is not None and heading != section.heading:
         section.heading, changed = heading, True
     if body is not None and body != section.body:
@@ -232,6 +235,7 @@ def section_update(*, section, actor, heading=None, body=None):
 def version_update(*, version, actor, change_summary):
     """Edit the change summary of a draft."""
     version = _lock_draft(version, actor)
+    change_summary = normalise_newlines(change_summary)
     if change_summary != version.change_summary:
         version.change_summary = change_summary
         _save(version, actor=actor, reason="Change summary edited")
@@ -260,9 +264,7 @@ def version_submit(*, version, actor, comment=""):
 
 
 def _check_separation(version, actor):
-    involved = {version.author_id, version.submitted_by_id}
-    involved |= set(version.editors.values_list("pk", flat=True))
-    if actor.pk in involved:
+    if queries.had_a_hand_in(actor, version):
         raise SeparationOfDuties("You may not approve a version you created, edited or submitted.")
 
 
