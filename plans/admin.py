@@ -377,11 +377,18 @@ class PlanVersionAdmin(AuditedAdmin):
         extra_context = extra_context or {}
         version = self.get_object(request, object_id)
         if version is not None:
-            extra_context["workflow_steps"] = [
+            steps = [
                 (name, label)
                 for name, (_, label, status, perm) in WORKFLOW.items()
                 if version.status == status and request.user.has_perm(perm)
             ]
+            if "approve" in dict(steps) and not queries.may_approve(request.user, version):
+                steps = [step for step in steps if step[0] != "approve"]
+                extra_context["approval_refused"] = (
+                    "You created, edited or submitted this version, so another approver must "
+                    "approve it (separation of duties)."
+                )
+            extra_context["workflow_steps"] = steps
             extra_context["can_see_compliance"] = (
                 queries.can_see_all_acknowledgements(request.user)
                 and version.status in queries.VISIBLE_TO_EVERYONE
@@ -466,8 +473,7 @@ class PlanVersionAdmin(AuditedAdmin):
         """The compliance evidence as CSV, streamed row by row (fine for 10,000 people)."""
         self._require_compliance(request)
         version = self._version(request, pk)
-        deadline = queries.overdue_since(version)
-        now = timezone.now()
+        overdue = version.acknowledgements_overdue()
 
         class Echo:
             def write(self, value):
@@ -491,7 +497,7 @@ class PlanVersionAdmin(AuditedAdmin):
             for user in queries.compliance_rows(version).iterator(chunk_size=2000):
                 if user.acknowledged_at:
                     state = "acknowledged"
-                elif deadline and now > deadline and version.status == S.PUBLISHED:
+                elif overdue:
                     state = "overdue"
                 else:
                     state = "outstanding"

@@ -74,8 +74,9 @@ def _ack(version, user):
 
 
 def load(stdout, actor=None, context=None):
-    """Create the demo plan (idempotent: an existing IRP plan is left as it is)."""
+    """Create the demo plans (idempotent: an existing plan is left as it is)."""
     users = (context or {}).get("core", {})
+    _load_approver_authored(stdout, users["coordinator"], users["approver"])
     plan = Plan.objects.filter(code=CODE).first()
     if plan is not None:
         stdout.write(f"  plans: {plan} already present")
@@ -141,3 +142,26 @@ def load(stdout, actor=None, context=None):
         f"  plans: {plan} (v1 superseded, v2 published with 3 acknowledgements, v3 in review)"
     )
     return {"plan": plan, "published": v2}
+
+
+APPROVER_CODE = "DBP"
+
+
+def _load_approver_authored(stdout, coordinator, approver):
+    """A draft an approver wrote and submitted: they see why they may not approve it."""
+    if Plan.objects.filter(code=APPROVER_CODE).exists():
+        return
+    plan = services.plan_create(
+        actor=coordinator,
+        code=APPROVER_CODE,
+        title="Data breach response plan",
+        purpose="What to do in the first 72 hours of a personal-data breach.",
+        audience=[Group.objects.get(name=STAFF)],
+        owner=approver,
+    )
+    version = plan.versions.get(number=1)
+    _edit(version, approver, BODIES)
+    services.version_submit(version=version, actor=approver, comment="Drafted by an approver.")
+    stdout.write(
+        f"  plans: {plan} (v1 written and submitted by {approver}: another approver must approve)"
+    )

@@ -12,8 +12,12 @@ PERMISSIONS = {
         "plans.change_planchangerequest",
         "plans.add_acknowledgement",
     ],
-    # Approvers read everything they review, but the compliance report is not theirs.
+    # Approvers read everything they review, but the compliance report is not theirs. They
+    # may also author drafts (product.md); separation of duties stops them approving those.
     "Plan approvers": [
+        "plans.add_planversion",
+        "plans.change_planversion",
+        "plans.change_section",
         "plans.view_plan",
         "plans.view_planversion",
         "plans.view_section",
