@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+# Exported so the settings derive SITE_URL (links in emails) from the port served.
+export PORT
 STAMP := $(VENV)/.installed
 
 .PHONY: run test install migrate demo lint bench clean

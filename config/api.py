@@ -13,7 +13,9 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core.api import AuditedViewMixin
 from core.errors import DomainError
+from core.timezones import remember_in_session, time_zone_set, zone_name_of
 
 
 def exception_handler(exc, context):
@@ -45,30 +47,49 @@ def exception_handler(exc, context):
     return drf_exception_handler(exc, context)
 
 
-class MeView(APIView):
-    """The requesting user."""
+ME = inline_serializer(
+    name="Me",
+    fields={
+        "id": serializers.IntegerField(),
+        "username": serializers.CharField(),
+        "full_name": serializers.CharField(),
+        "groups": serializers.ListField(child=serializers.CharField()),
+        "time_zone": serializers.CharField(help_text="IANA name; the site's default if unset."),
+    },
+)
 
-    @extend_schema(
-        responses=inline_serializer(
-            name="Me",
-            fields={
-                "id": serializers.IntegerField(),
-                "username": serializers.CharField(),
-                "full_name": serializers.CharField(),
-                "groups": serializers.ListField(child=serializers.CharField()),
-            },
-        )
-    )
+
+class MeWriteSerializer(serializers.Serializer):
+    time_zone = serializers.CharField(max_length=64)
+
+
+class MeView(AuditedViewMixin, APIView):
+    """The requesting user; PATCH sets their time zone (pages and forms read and show times in it)."""
+
+    def _body(self, user):
+        return {
+            "id": user.pk,
+            "username": user.get_username(),
+            "full_name": user.get_full_name(),
+            "groups": sorted(user.groups.values_list("name", flat=True)),
+            "time_zone": zone_name_of(user),
+        }
+
+    @extend_schema(responses=ME)
     def get(self, request):
+        return Response(self._body(request.user))
+
+    @extend_schema(request=MeWriteSerializer, responses=ME)
+    def patch(self, request):
+        serializer = MeWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
         user = request.user
-        return Response(
-            {
-                "id": user.pk,
-                "username": user.get_username(),
-                "full_name": user.get_full_name(),
-                "groups": sorted(user.groups.values_list("name", flat=True)),
-            }
+        name = time_zone_set(
+            user=user, actor=user, time_zone=serializer.validated_data["time_zone"]
         )
+        if getattr(request, "session", None) is not None and request.session.session_key:
+            remember_in_session(request, name)
+        return Response({**self._body(user), "time_zone": name})
 
 
 class TokenView(ObtainAuthToken):

@@ -69,6 +69,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Pages and forms in the signed-in person's time zone (core/timezones.py).
+    "core.timezones.TimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -81,7 +83,8 @@ ROOT_URLCONF = "config.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Project-wide overrides of library templates (the admin's base_site).
+        "DIRS": [BASE_DIR / "config" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -148,6 +151,7 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-gb"
+# The zone of anyone who has not chosen their own (Profile.time_zone); times are stored in UTC.
 TIME_ZONE = env("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
@@ -192,7 +196,8 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "incidents@localhost")
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", str(BASE_DIR / "sent-emails"))
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Absolute links in emails (acknowledgement pages, incidents).
-SITE_URL = env("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Unset, it is the address `make run` serves (PORT, default 8000), so links work on any port.
+SITE_URL = (env("SITE_URL") or f"http://127.0.0.1:{env('PORT', '8000')}").rstrip("/")
 
 # Background work goes through the Tasks API. Immediate in development and
 # tests; in production the database queue (workers: manage.py db_worker),

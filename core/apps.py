@@ -9,6 +9,10 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self):
+        from django.contrib.auth.signals import user_logged_in
+
         from core.roles import sync_roles_after_migrate
+        from core.timezones import remember_on_sign_in
 
         post_migrate.connect(sync_roles_after_migrate, dispatch_uid="core.sync_roles")
+        user_logged_in.connect(remember_on_sign_in, dispatch_uid="core.time_zone_on_sign_in")

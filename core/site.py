@@ -38,5 +38,7 @@ def home_panels(request):
 
 
 def site_context(request):
-    """Template context processor: the site navigation."""
-    return {"site_nav": navigation()}
+    """Template context processor: the site navigation and the zone times are shown in."""
+    from django.utils import timezone
+
+    return {"site_nav": navigation(), "time_zone_name": timezone.get_current_timezone_name()}

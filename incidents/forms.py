@@ -1,6 +1,7 @@
 """The self-service incident report form."""
 
 from django import forms
+from django.utils import timezone
 
 from core.fields import UTCDateTimeField
 
@@ -43,3 +44,10 @@ class ReportForm(forms.Form):
         label="Confidential",
         help_text="Only the response team, compliance and administrators will see this report.",
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Typed times are read in the reporter's zone (core/timezones.py); say which.
+        self.fields["occurred_at"].help_text = (
+            f"In your time zone, {timezone.get_current_timezone_name()}."
+        )

@@ -93,7 +93,7 @@ def acknowledge(request, pk):
 @login_required
 def receipt(request, pk):
     acknowledgement = get_object_or_404(
-        Acknowledgement.objects.select_related("version", "version__plan"),
+        Acknowledgement.objects.select_related("version", "version__plan", "user"),
         pk=pk,
         user=request.user,
     )

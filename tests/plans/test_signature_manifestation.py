@@ -1,0 +1,30 @@
+"""21 CFR 11.50: a signature shows the signer's printed name, the date and time with the zone, and its meaning."""
+
+import pytest
+from django.urls import reverse
+
+from plans import services
+from tests import factories
+from tests.plans.factories import published_plan
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def signed(approver):
+    _, version, _, _ = published_plan(approver=approver, code="SIG")
+    signer = factories.staff(username="sam", first_name="Samantha", last_name="Okafor")
+    acknowledgement, _ = services.acknowledgement_create(
+        version=version, actor=signer, full_name="samantha  OKAFOR", content_hash=version.content_hash
+    )
+    return acknowledgement
+
+
+def test_the_receipt_shows_printed_name_typed_name_time_zone_and_meaning(client, signed):
+    client.force_login(signed.user)
+    client.post(reverse("set-time-zone"), {"time_zone": "Europe/Berlin", "next": "/"})
+    page = client.get(reverse("plans:receipt", args=[signed.pk])).content.decode()
+    assert "Samantha Okafor" in page
+    assert "samantha OKAFOR" in page
+    assert "Acknowledged:" in page and signed.statement in page
+    assert "(Europe/Berlin)" in page
