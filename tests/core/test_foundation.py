@@ -34,6 +34,7 @@ def test_me_returns_the_requesting_user(api, coordinator):
         "username": "coord",
         "full_name": "Casey Jones",
         "groups": ["Coordinators", "Staff"],
+        "time_zone": "UTC",
     }
 
 
