@@ -15,6 +15,7 @@ from django.utils.html import format_html, format_html_join
 from core.admin import AuditedAdmin
 from core.errors import DomainError
 from core.exports import csv_response
+from core.validators import safe_href
 
 from . import queries, services
 from .models import (
@@ -84,11 +85,11 @@ class ChangeRequestInline(admin.TabularInline):
 
     @admin.display(description="source")
     def source_link(self, request_):
-        if request_.source_url:
-            return format_html(
-                '<a href="{}">{}</a>', request_.source_url, request_.source or "link"
-            )
-        return request_.source
+        # A link stored before links were validated is shown as text, never as a live href.
+        href = safe_href(request_.source_url)
+        if href:
+            return format_html('<a href="{}">{}</a>', href, request_.source or "link")
+        return request_.source or request_.source_url
 
 
 @admin.register(Plan)

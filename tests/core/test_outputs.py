@@ -60,7 +60,7 @@ def test_plan_compliance_csv_quotes_cells_a_spreadsheet_would_run(client, compli
 
 def test_training_compliance_csv_quotes_cells_a_spreadsheet_would_run(client, compliance_user):
     formula_people()
-    course = make_course(title="=HYPERLINK(\"http://evil.example\")")
+    course = make_course(title='=HYPERLINK("http://evil.example")')
     client.force_login(compliance_user)
     rows = read_csv(client.get(reverse("admin:training_course_compliance_csv")))
     assert_neutralised(rows, "full_name")
@@ -84,3 +84,99 @@ def test_training_compliance_csv_quotes_cells_a_spreadsheet_would_run(client, co
 )
 def test_one_cell_rule_for_every_export(value, written):
     assert csv_cell(value) == written
+
+
+# Links (issue 11, item 13): only http(s) links and site paths, wherever a link is stored.
+
+UNSAFE_LINKS = [
+    "javascript:alert(document.cookie)",
+    "JaVaScRiPt:alert(1)",
+    " javascript:alert(1)",
+    "\x01javascript:alert(1)",
+    "java\tscript:alert(1)",
+    "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+    "vbscript:msgbox(1)",
+    "//evil.example/phish",
+    "/\\evil.example/phish",
+    "https:evil.example",
+    "mailto:someone@example.org",
+]
+SAFE_LINKS = [
+    "https://wiki.example.org/drill?id=4#notes",
+    "HTTP://EXAMPLE.ORG/",
+    "/admin/incidents/incident/1/change/",
+]
+
+
+@pytest.mark.parametrize("link", UNSAFE_LINKS)
+def test_a_change_request_refuses_a_link_that_is_not_http_or_a_site_path(link):
+    from django.core.exceptions import ValidationError
+
+    from plans import services
+    from plans.models import PlanChangeRequest
+
+    plan, _, author, _ = published_plan(code="LNK")
+    with pytest.raises(ValidationError) as refused:
+        services.change_request_create(plan=plan, actor=author, summary="s", source_url=link)
+    assert list(refused.value.message_dict) == ["source_url"]
+    assert not PlanChangeRequest.objects.exists()
+
+
+@pytest.mark.parametrize("link", SAFE_LINKS)
+def test_a_change_request_keeps_an_http_link_or_a_site_path(link):
+    from plans import services
+
+    plan, _, author, _ = published_plan(code="LNK")
+    request = services.change_request_create(plan=plan, actor=author, summary="s", source_url=link)
+    assert request.source_url == link
+
+
+@pytest.mark.parametrize("link", UNSAFE_LINKS)
+def test_the_admin_refuses_an_unsafe_link_with_a_message_on_the_field(client, coordinator, link):
+    from plans.models import PlanChangeRequest
+
+    plan, _, _, _ = published_plan(code="LNK")
+    client.force_login(coordinator)
+    response = client.post(
+        reverse("admin:plans_planchangerequest_add"),
+        {"plan": plan.pk, "summary": "Rota", "source": "Drill", "source_url": link},
+    )
+    assert response.status_code == 200
+    assert "source_url" in response.context["adminform"].form.errors
+    assert b"Enter an http:// or https:// link" in response.content
+    assert not PlanChangeRequest.objects.exists()
+
+
+def stored_before_validation(plan, author, link):
+    """A row as it could be stored before links were validated (no full_clean then)."""
+    from plans.models import PlanChangeRequest
+
+    return PlanChangeRequest.objects.create(
+        plan=plan, requested_by=author, summary="Old", source="Old review", source_url=link
+    )
+
+
+def test_a_stored_unsafe_link_is_never_a_live_link_in_the_admin_or_the_api(
+    client, api, coordinator
+):
+    plan, _, author, _ = published_plan(code="LNK")
+    stored_before_validation(plan, author, "javascript:alert(1)")
+    client.force_login(coordinator)
+    page = client.get(reverse("admin:plans_plan_change", args=[plan.pk])).content.decode()
+    assert "Old review" in page and 'href="javascript:' not in page
+    body = api(coordinator).get("/api/v1/plan-change-requests/").json()
+    assert [row["source_url"] for row in body["results"]] == [""]
+
+
+def test_a_stored_unsafe_link_does_not_block_publishing_the_version_that_addresses_it(
+    approver,
+):
+    from plans import services
+    from tests.plans.factories import fill, publish
+
+    plan, _, author, _ = published_plan(code="LNK", approver=approver)
+    old = stored_before_validation(plan, author, "JaVaScRiPt:alert(1)")
+    v2 = fill(services.version_create_draft(plan=plan, actor=author), author, text="New")
+    publish(v2, author=author, approver=approver)
+    old.refresh_from_db()
+    assert old.status == "addressed" and old.addressed_in == v2
