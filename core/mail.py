@@ -32,8 +32,10 @@ email_delivered = Signal()
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 _SEPARATORS = re.compile(r"[,;\r\n]+")
-# A row still queued this long after it was made lost its task (a worker died): send it again.
+# A row still queued (or "sending") this long after it was made (or claimed) lost its task
+# or its worker: it is sent again.
 STALE_QUEUED = datetime.timedelta(minutes=10)
+STALE_SENDING = datetime.timedelta(minutes=10)
 
 
 def header_value(text):
@@ -117,36 +119,60 @@ def _retry_delay(attempts):
     return datetime.timedelta(minutes=2**attempts)
 
 
-def email_deliver(email_id, *, now=None):
-    """Send one queued or failed email (at most once: the row is locked) and record how it went."""
-    now = now or timezone.now()
+def _claim(email_id, now):
+    """Mark the email as being sent by us, in a short transaction of its own; None if it is not ours to send."""
     with transaction.atomic():
         email = OutgoingEmail.objects.select_for_update().filter(pk=email_id).first()
         if email is None or email.status == OutgoingEmail.Status.SENT:
-            return email
+            return None
+        if email.status == OutgoingEmail.Status.SENDING and email.next_attempt_at > now:
+            return None  # another worker is sending it right now
+        email.status = OutgoingEmail.Status.SENDING
         email.attempts += 1
-        try:
-            send_message(subject=email.subject, body=email.body, recipients=email.recipients)
-        except Exception as exc:  # any failure of the mail server or the message is recorded
-            email.status = OutgoingEmail.Status.FAILED
-            email.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            retry = email.attempts < settings.EMAIL_MAX_ATTEMPTS
-            email.next_attempt_at = now + _retry_delay(email.attempts) if retry else None
-            reason = f"Delivery failed (attempt {email.attempts})"
-        else:
-            email.status = OutgoingEmail.Status.SENT
-            email.sent_at, email.next_attempt_at = now, None
-            reason = f"Delivered (attempt {email.attempts})"
+        # If this process dies while sending, the row is picked up again after this.
+        email.next_attempt_at = now + STALE_SENDING
+        return audited_save(
+            email, actor=system_user(), reason=f"Sending (attempt {email.attempts})"
+        )
+
+
+def email_deliver(email_id, *, now=None):
+    """Send one queued or failed email and record how it went; returns the row.
+
+    The row is claimed first (locked, marked "sending") and the outcome recorded
+    after, each in a short transaction: no transaction stays open while the mail
+    server answers, and a second worker finds the email taken and leaves it.
+    """
+    now = now or timezone.now()
+    email = _claim(email_id, now)
+    if email is None:
+        return OutgoingEmail.objects.filter(pk=email_id).first()
+    try:
+        send_message(subject=email.subject, body=email.body, recipients=email.recipients)
+    except Exception as exc:  # any refusal of the mail server or the message is recorded
+        email.status = OutgoingEmail.Status.FAILED
+        email.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        retry = email.attempts < settings.EMAIL_MAX_ATTEMPTS
+        email.next_attempt_at = now + _retry_delay(email.attempts) if retry else None
+        reason = f"Delivery failed (attempt {email.attempts})"
+    else:
+        email.status = OutgoingEmail.Status.SENT
+        email.sent_at, email.next_attempt_at = now, None
+        reason = f"Delivered (attempt {email.attempts})"
+    with transaction.atomic():
         audited_save(email, actor=system_user(), reason=reason)
     email_delivered.send(sender=OutgoingEmail, email=email)
     return email
 
 
 def emails_due(now=None):
-    """Failed emails whose retry is due, and queued ones whose task was lost."""
+    """Failed emails whose retry is due, and queued or "sending" ones whose task was lost."""
     now = now or timezone.now()
     return OutgoingEmail.objects.filter(
-        Q(status=OutgoingEmail.Status.FAILED, next_attempt_at__lte=now)
+        Q(
+            status__in=(OutgoingEmail.Status.FAILED, OutgoingEmail.Status.SENDING),
+            next_attempt_at__lte=now,
+        )
         | Q(status=OutgoingEmail.Status.QUEUED, created_at__lte=now - STALE_QUEUED)
     ).order_by("pk")
 

@@ -356,3 +356,20 @@ def test_a_training_reminder_the_mail_server_refuses_is_recorded_and_retried(set
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     resend_due(now=timezone.now() + datetime.timedelta(minutes=3))
     assert [m.to for m in mail.outbox] == [[person.email]]
+
+
+def test_an_email_being_sent_is_left_alone_and_sent_again_if_its_sender_died():
+    from core.mail import _claim, email_deliver, email_queue
+
+    email = email_queue(subject="Update", body="b", recipients=["a@example.org"])
+    now = timezone.now()
+    assert _claim(email.pk, now).status == "sending"  # a worker took it, then died
+    assert email_deliver(email.pk, now=now).status == "sending"  # a second worker leaves it
+    assert mail.outbox == []
+    assert resend_due(now=now + datetime.timedelta(minutes=5)) == []
+    assert [e.status for e in resend_due(now=now + datetime.timedelta(minutes=11))] == ["sent"]
+    assert [m.to for m in mail.outbox] == [["a@example.org"]]
+    reasons = [
+        h.history_change_reason for h in OutgoingEmail.objects.get().history.order_by("history_id")
+    ]
+    assert reasons == [None, "Sending (attempt 1)", "Sending (attempt 2)", "Delivered (attempt 2)"]
