@@ -102,6 +102,7 @@ def email_queue(*, subject, body, recipients, about=None, on_commit=True):
     email = OutgoingEmail(
         subject=header_value(subject)[:1000], body=body, recipients=recipients, about=about
     )
+    email._change_reason = "Queued"  # the history user is whoever acts (request or command)
     email.save()
     email_id = email.pk
 
