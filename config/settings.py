@@ -195,6 +195,9 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "incidents@localhost")
 # For django.core.mail.backends.filebased.EmailBackend.
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", str(BASE_DIR / "sent-emails"))
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# A failed email is retried (manage.py resend_failed_emails, run by the escalation cron)
+# after 2, 4, 8, … minutes, this many attempts in all; then it stays failed, on the record.
+EMAIL_MAX_ATTEMPTS = int(env("EMAIL_MAX_ATTEMPTS", "5"))
 # Absolute links in emails (acknowledgement pages, incidents).
 # Unset, it is the address `make run` serves (PORT, default 8000), so links work on any port.
 SITE_URL = (env("SITE_URL") or f"http://127.0.0.1:{env('PORT', '8000')}").rstrip("/")

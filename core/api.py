@@ -13,6 +13,7 @@ from simple_history.models import HistoricalRecords
 
 from core.errors import StaleEdit
 from core.pagination import StandardPagination  # noqa: F401  (re-exported)
+from core.validators import safe_href
 
 
 class ModelPermissions(permissions.DjangoModelPermissions):
@@ -285,3 +286,11 @@ class ETagMixin:
             .values_list("pk")
         )
         return self.get_object()
+
+
+class SafeLinkField(serializers.CharField):
+    """A link as clients may put it in an href: a stored unsafe one (from before links were
+    validated, see core.validators) reads as "" rather than as a `javascript:` URL."""
+
+    def to_representation(self, value):
+        return safe_href(value) or ""

@@ -1,8 +1,11 @@
-"""Core tables: history for users and group membership, each person's profile, the audit permissions."""
+"""Core tables: history for users and group membership, each person's profile, the audit permissions, the email outbox."""
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.utils import timezone
 from simple_history import register
 
 from core.history import AuditedHistoricalRecords
@@ -51,3 +54,47 @@ register(
     m2m_fields=["groups"],
     excluded_fields=["password", "last_login"],
 )
+
+
+class OutgoingEmail(models.Model):
+    """One email as queued and as delivered (or not): the outbox that makes a failed send visible.
+
+    Services queue a row in their own transaction (`core.mail.email_queue`); a task
+    delivers it and records the outcome here. A failed row is retried by
+    `manage.py resend_failed_emails` (also run by the escalation cron) until
+    EMAIL_MAX_ATTEMPTS. `about` names the record the email is about (a
+    communication, an escalation), so the app can show its delivery.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    subject = models.CharField(max_length=1000)
+    body = models.TextField()
+    recipients = models.JSONField(default=list, help_text="The addresses, as a list.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    about_type = models.ForeignKey(
+        ContentType, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    about_id = models.PositiveBigIntegerField(null=True, blank=True)
+    about = GenericForeignKey("about_type", "about_id")
+
+    history = AuditedHistoricalRecords()
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [
+            models.Index(fields=["about_type", "about_id"], name="email_about_idx"),
+            models.Index(fields=["status", "next_attempt_at"], name="email_retry_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.subject} ({self.get_status_display().lower()})"

@@ -1,4 +1,4 @@
-"""Background work shared by the apps: sending one email.
+"""Background work shared by the apps: sending email.
 
 Runs through Django's Tasks API (django-tasks backport): immediately in
 development and tests, on django-tasks-db workers in production, where each
@@ -6,22 +6,18 @@ queued task is claimed by exactly one worker (row lock with SKIP LOCKED) and
 its result is recorded in the task table.
 """
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django_tasks import task
+
+from core.mail import email_deliver, send_message
 
 
 @task()
 def send_email(*, subject, body, recipients, html_body=None):
     """Send one email to `recipients` (a list of addresses); returns how many were sent."""
-    recipients = [address for address in recipients if address]
-    if not recipients:
-        return 0
-    return send_mail(
-        subject,
-        body,
-        settings.DEFAULT_FROM_EMAIL,
-        recipients,
-        html_message=html_body,
-        fail_silently=False,
-    )
+    return send_message(subject=subject, body=body, recipients=recipients, html_body=html_body)
+
+
+@task()
+def deliver_email(email_id):
+    """Deliver one queued OutgoingEmail; a failure is recorded on the row (and retried), not raised."""
+    return email_deliver(email_id).status

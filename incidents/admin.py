@@ -11,6 +11,7 @@ from django.utils.html import format_html
 
 from core.admin import AuditedAdmin
 from core.errors import DomainError
+from core.mail import parse_addresses
 from core.pagination import CountedPaginator
 
 from . import queries, services
@@ -136,6 +137,7 @@ class EscalationInline(admin.TabularInline):
         "escalated_by",
         "automatic",
         "acknowledged_at",
+        "delivery",
     )
     readonly_fields = fields
     can_delete = False
@@ -144,7 +146,13 @@ class EscalationInline(admin.TabularInline):
         return False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("to_user", "to_group", "escalated_by")
+        return queries.with_delivery(
+            super().get_queryset(request).select_related("to_user", "to_group", "escalated_by")
+        )
+
+    @admin.display(description="email")
+    def delivery(self, escalation):
+        return queries.delivery_text(escalation)
 
 
 class IncidentForm(forms.ModelForm):
@@ -674,11 +682,18 @@ class CommunicationForm(forms.ModelForm):
             "Leave empty to use the template; placeholders such as {reference} are filled in."
         )
 
+    def clean_audience(self):
+        # The service checks again (for every caller); here the error lands on the field.
+        try:
+            return ", ".join(parse_addresses(self.cleaned_data.get("audience")))
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from None
+
 
 @admin.register(Communication)
 class CommunicationAdmin(VisibleIncidentMixin, AuditedAdmin):
     form = CommunicationForm
-    list_display = ("incident", "subject", "recipient_count", "sent_by", "sent_at")
+    list_display = ("incident", "subject", "recipient_count", "sent_by", "sent_at", "delivery")
     list_select_related = ("incident", "sent_by")
     search_fields = ("incident__reference", "subject")
     autocomplete_fields = ("incident",)
@@ -695,8 +710,16 @@ class CommunicationAdmin(VisibleIncidentMixin, AuditedAdmin):
                 "recipient_count",
                 "sent_by",
                 "sent_at",
+                "delivery",
             )
         return ()
+
+    def get_queryset(self, request):
+        return queries.with_delivery(super().get_queryset(request))
+
+    @admin.display(description="email")
+    def delivery(self, communication):
+        return queries.delivery_text(communication)
 
     def has_change_permission(self, request, obj=None):
         return obj is None and super().has_change_permission(request, obj)

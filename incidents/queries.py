@@ -5,7 +5,17 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import Avg, Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q
+from django.db.models import (
+    Avg,
+    Count,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+)
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -350,3 +360,31 @@ def incident_metrics(user, since=None, until=None):
         "reopened": totals["reopened"],
         "open_actions_past_due": overdue_actions,
     }
+
+
+def with_delivery(queryset):
+    """`queryset` (communications or escalations) with the delivery status and error of its email.
+
+    One subquery per column, not a query per row: the inline and the list read it.
+    """
+    from django.contrib.contenttypes.models import ContentType
+
+    from core.models import OutgoingEmail
+
+    emails = OutgoingEmail.objects.filter(
+        about_type=ContentType.objects.get_for_model(queryset.model), about_id=OuterRef("pk")
+    ).order_by("-id")
+    return queryset.annotate(
+        delivery_status=Subquery(emails.values("status")[:1]),
+        delivery_error=Subquery(emails.values("last_error")[:1]),
+    )
+
+
+def delivery_text(record):
+    """How the email about `record` (annotated by `with_delivery`) went, in words."""
+    status = getattr(record, "delivery_status", None)
+    if status is None:
+        return "no email"
+    if status == "failed":
+        return f"failed: {record.delivery_error}"
+    return status

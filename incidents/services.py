@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from core.errors import InvalidInput, NotPermitted, TransitionNotAllowed
 from core.history import stamp
-from core.tasks import send_email
+from core.mail import email_queue, header_value, parse_addresses
+from core.models import OutgoingEmail
 from plans import queries as plan_queries
 from plans import services as plan_services
 
@@ -68,12 +69,13 @@ def _person(actor):
     return actor if actor is not None and actor.is_authenticated else None
 
 
-def _mail(subject, body, recipients):
-    recipients = sorted({address for address in recipients if address})
-    if recipients:
-        transaction.on_commit(
-            lambda: send_email.enqueue(subject=subject, body=body, recipients=recipients)
-        )
+def _mail(subject, body, recipients, *, about):
+    """Queue the email about `about` (an escalation, a communication), sent once this commits.
+
+    The outbox row records whether it was delivered; a failure lands on the
+    incident's timeline (incidents.receivers) and is retried (core.mail).
+    """
+    return email_queue(subject=subject, body=body, recipients=recipients, about=about)
 
 
 def _next_reference(year):
@@ -301,6 +303,7 @@ def incident_escalate(
             f"Reason: {escalation.reason}\n\n{incident_url(incident)}\n"
         ),
         _escalation_recipients(escalation),
+        about=escalation,
     )
     return escalation
 
@@ -420,9 +423,11 @@ def communication_send(
         body = body or template.body
     if not subject.strip() or not body.strip():
         raise InvalidInput("A communication needs a subject and a body (or a template).")
-    subject = render_placeholders(subject, incident)
+    # Stored as sent: on one line (a title with a line break fills {title}).
+    subject = header_value(render_placeholders(subject, incident))
     body = render_placeholders(body, incident)
-    addresses = [a.strip() for a in (audience or "").replace(";", ",").split(",") if a.strip()]
+    typed = parse_addresses(audience, field="audience")
+    addresses = list(typed)
     if group is not None:
         addresses += list(
             User.objects.filter(groups=group, is_active=True)
@@ -437,7 +442,7 @@ def communication_send(
     communication = Communication(
         incident=incident,
         template=template,
-        audience=", ".join(a.strip() for a in (audience or "").split(",") if a.strip()),
+        audience=", ".join(typed),
         group=group,
         subject=subject,
         body=body,
@@ -453,7 +458,7 @@ def communication_send(
         text=f"Sent “{subject}” to {len(addresses)} recipient(s)",
         actor=actor,
     )
-    _mail(subject, body, addresses)
+    _mail(subject, body, addresses, about=communication)
     return communication
 
 
@@ -571,3 +576,43 @@ def review_complete(*, incident, actor):
 def require_perm(actor, perm):
     if not actor.has_perm(perm):
         raise NotPermitted("You do not have permission to do this.")
+
+
+def _who(addresses):
+    shown = ", ".join(addresses[:3])
+    return shown + (f" and {len(addresses) - 3} more" if len(addresses) > 3 else "")
+
+
+@transaction.atomic
+def email_delivery_record(*, email, actor):
+    """Put a failed email about an escalation or a communication on its incident's timeline
+    (and its delivery after all, when a retry succeeds), so nobody takes it as sent."""
+    record = email.about
+    if not isinstance(record, Communication | Escalation):
+        return None
+    failed = email.status == OutgoingEmail.Status.FAILED
+    if not failed and email.attempts <= 1:
+        return None  # delivered at the first attempt: the "sent" line already says so
+    subject = f"Email “{email.subject}” to {_who(email.recipients)}"
+    if not failed:
+        text = f"{subject} delivered at attempt {email.attempts}."
+    elif email.next_attempt_at:
+        when = timezone.localtime(email.next_attempt_at).strftime("%d %b %Y %H:%M %Z")
+        text = (
+            f"{subject} failed (attempt {email.attempts} of {settings.EMAIL_MAX_ATTEMPTS}): "
+            f"{email.last_error} — it will be retried from {when}."
+        )
+    else:
+        text = (
+            f"{subject} failed (attempt {email.attempts}, the last): {email.last_error} — "
+            "nobody was told; send it again."
+        )
+    kind = (
+        TimelineEntry.Kind.COMMUNICATION
+        if isinstance(record, Communication)
+        else TimelineEntry.Kind.ESCALATION
+    )
+    return _save(
+        TimelineEntry(incident_id=record.incident_id, kind=kind, text=text, author=None),
+        actor=actor,
+    )

@@ -1,13 +1,11 @@
 """Admin for authoring, reviewing and auditing plans; every change goes through the services."""
 
-import csv
-
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Subquery
 from django.db.models.functions import Coalesce
-from django.http import Http404, HttpResponseNotAllowed, StreamingHttpResponse
+from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -16,6 +14,8 @@ from django.utils.html import format_html, format_html_join
 
 from core.admin import AuditedAdmin
 from core.errors import DomainError
+from core.exports import csv_response
+from core.validators import safe_href
 
 from . import queries, services
 from .models import (
@@ -85,11 +85,11 @@ class ChangeRequestInline(admin.TabularInline):
 
     @admin.display(description="source")
     def source_link(self, request_):
-        if request_.source_url:
-            return format_html(
-                '<a href="{}">{}</a>', request_.source_url, request_.source or "link"
-            )
-        return request_.source
+        # A link stored before links were validated is shown as text, never as a live href.
+        href = safe_href(request_.source_url)
+        if href:
+            return format_html('<a href="{}">{}</a>', href, request_.source or "link")
+        return request_.source or request_.source_url
 
 
 @admin.register(Plan)
@@ -475,25 +475,7 @@ class PlanVersionAdmin(AuditedAdmin):
         version = self._version(request, pk)
         overdue = version.acknowledgements_overdue()
 
-        class Echo:
-            def write(self, value):
-                return value
-
-        writer = csv.writer(Echo())
-
         def rows():
-            yield writer.writerow(
-                [
-                    "plan",
-                    "version",
-                    "user_id",
-                    "username",
-                    "full_name",
-                    "email",
-                    "state",
-                    "acknowledged_at",
-                ]
-            )
             for user in queries.compliance_rows(version).iterator(chunk_size=2000):
                 if user.acknowledged_at:
                     state = "acknowledged"
@@ -501,24 +483,32 @@ class PlanVersionAdmin(AuditedAdmin):
                     state = "overdue"
                 else:
                     state = "outstanding"
-                yield writer.writerow(
-                    [
-                        version.plan.code,
-                        version.number,
-                        user.pk,
-                        user.get_username(),
-                        user.get_full_name(),
-                        user.email,
-                        state,
-                        user.acknowledged_at.isoformat() if user.acknowledged_at else "",
-                    ]
-                )
+                yield [
+                    version.plan.code,
+                    version.number,
+                    user.pk,
+                    user.get_username(),
+                    user.get_full_name(),
+                    user.email,
+                    state,
+                    user.acknowledged_at.isoformat() if user.acknowledged_at else "",
+                ]
 
-        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = (
-            f'attachment; filename="{version.plan.code}-v{version.number}-acknowledgements.csv"'
+        header = [
+            "plan",
+            "version",
+            "user_id",
+            "username",
+            "full_name",
+            "email",
+            "state",
+            "acknowledged_at",
+        ]
+        return csv_response(
+            filename=f"{version.plan.code}-v{version.number}-acknowledgements.csv",
+            header=header,
+            rows=rows(),
         )
-        return response
 
     def compare_view(self, request):
         """Pick two versions of a plan and see their sections side by side, words highlighted."""

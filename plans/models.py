@@ -11,6 +11,7 @@ from django.utils import timezone
 from core.errors import ImmutableRecord
 from core.history import AuditedHistoricalRecords
 from core.text import NormalisedTextModel
+from core.validators import safe_link
 
 
 class Plan(models.Model):
@@ -292,7 +293,12 @@ class PlanChangeRequest(models.Model):
     details = models.TextField(blank=True)
     # Where it came from, as a label and a link, so plans never imports the apps that ask.
     source = models.CharField(max_length=200, blank=True)
-    source_url = models.CharField(max_length=500, blank=True)
+    source_url = models.CharField(
+        max_length=500,
+        blank=True,
+        validators=[safe_link],
+        help_text="An http(s) link or a path on this site (/…).",
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
     addressed_in = models.ForeignKey(
         PlanVersion,

@@ -61,8 +61,8 @@ PLAN_FIELDS = (
 )
 
 
-def _save(instance, *, actor, reason="", **save_kwargs):
-    instance.full_clean()
+def _save(instance, *, actor, reason="", exclude=None, **save_kwargs):
+    instance.full_clean(exclude=exclude)
     stamp(instance, actor=actor, reason=reason)
     instance.save(**save_kwargs)
     return instance
@@ -333,7 +333,9 @@ def version_publish(*, version, actor, comment=""):
     ):
         request.status = PlanChangeRequest.Status.ADDRESSED
         request.addressed_in, request.addressed_at = version, now
-        _save(request, actor=actor, reason=f"Addressed by version {version.number}")
+        _save(
+            request, actor=actor, reason=f"Addressed by version {version.number}", **UNCHANGED_LINK
+        )
     from .tasks import send_publication_notices
 
     version_id = version.pk
@@ -423,6 +425,10 @@ def acknowledgement_create(
 
 # Change requests
 
+# Addressing a request leaves its link as it was: a link stored before links were
+# validated (shown as text, never as an href) must not block a publication.
+UNCHANGED_LINK = {"exclude": ["source_url"]}
+
 
 @transaction.atomic
 def change_request_create(*, plan, actor, summary, details="", source="", source_url=""):
@@ -451,7 +457,9 @@ def change_request_address(*, change_request, actor, version):
         raise TransitionNotAllowed("This request is already addressed.")
     request.status = PlanChangeRequest.Status.ADDRESSED
     request.addressed_in, request.addressed_at = version, timezone.now()
-    return _save(request, actor=actor, reason=f"Addressed by version {version.number}")
+    return _save(
+        request, actor=actor, reason=f"Addressed by version {version.number}", **UNCHANGED_LINK
+    )
 
 
 # Notifications

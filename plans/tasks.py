@@ -1,11 +1,11 @@
 """Background work of plans: publication notices to a version's audience."""
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.urls import reverse
 from django_tasks import task
 
 from core.history import acting_as, system_user
+from core.mail import send_message
 
 from . import queries, services
 from .models import AcknowledgementNotice, PlanVersion
@@ -53,7 +53,7 @@ def send_publication_notices(version_id):
             subject, body = publication_email(version, user)
 
             def send(user=user, subject=subject, body=body):
-                send_mail(subject, body, None, [user.email])
+                send_message(subject=subject, body=body, recipients=[user.email])
 
             if services.notice_record(
                 user=user,

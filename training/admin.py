@@ -1,13 +1,10 @@
 """Admin for the training programme; every change goes through the services."""
 
-import csv
-
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import StreamingHttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -16,6 +13,7 @@ from django.utils.html import format_html
 
 from core.admin import AuditedAdmin
 from core.errors import DomainError
+from core.exports import csv_response
 from core.pagination import CountedPaginator
 
 from . import imports, queries, services
@@ -180,11 +178,6 @@ class CourseAdmin(ServiceFormMixin, AuditedAdmin):
         self._require_report(request)
         _, filters = self._compliance_filters(request)
 
-        class Echo:
-            def write(self, value):
-                return value
-
-        writer = csv.writer(Echo())
         header = [
             "user_id",
             "username",
@@ -198,26 +191,21 @@ class CourseAdmin(ServiceFormMixin, AuditedAdmin):
         ]
 
         def rows():
-            yield writer.writerow(header)
             for row in queries.compliance_rows(**filters).iterator(chunk_size=2000):
-                yield writer.writerow(
-                    [
-                        row["user_id"],
-                        row["username"],
-                        f"{row['first_name']} {row['last_name']}".strip(),
-                        row["email"],
-                        row["course_id"],
-                        row["course_title"],
-                        row["state"],
-                        row["last_completed_at"].isoformat() if row["last_completed_at"] else "",
-                        row["valid_until"].isoformat() if row["valid_until"] else "",
-                    ]
-                )
+                yield [
+                    row["user_id"],
+                    row["username"],
+                    f"{row['first_name']} {row['last_name']}".strip(),
+                    row["email"],
+                    row["course_id"],
+                    row["course_title"],
+                    row["state"],
+                    row["last_completed_at"].isoformat() if row["last_completed_at"] else "",
+                    row["valid_until"].isoformat() if row["valid_until"] else "",
+                ]
 
-        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
         stamp = timezone.now().strftime("%Y%m%d")
-        response["Content-Disposition"] = f'attachment; filename="training-compliance-{stamp}.csv"'
-        return response
+        return csv_response(filename=f"training-compliance-{stamp}.csv", header=header, rows=rows())
 
 
 class ComplianceFilterForm(forms.Form):

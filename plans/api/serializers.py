@@ -4,6 +4,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from rest_framework import serializers
 
+from core.api import SafeLinkField
+
 from ..models import Acknowledgement, Plan, PlanChangeRequest, PlanVersion, Review, Section
 from ..queries import VISIBLE_TO_EVERYONE
 
@@ -111,6 +113,8 @@ class ReviewSerializer(serializers.ModelSerializer):
 
 
 class ChangeRequestSerializer(serializers.ModelSerializer):
+    source_url = SafeLinkField(read_only=True)
+
     class Meta:
         model = PlanChangeRequest
         fields = (

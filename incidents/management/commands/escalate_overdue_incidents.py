@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand
 
 from core.history import acting_as, resolve_actor
+from core.mail import resend_due
 from incidents import services
 
 
@@ -21,8 +22,12 @@ class Command(BaseCommand):
         actor = resolve_actor(user)
         with acting_as(actor):
             created = services.escalate_overdue(actor=actor)
+            # The same cron retries failed emails (escalations above all): django-tasks does not.
+            retried = resend_due()
         for escalation in created:
             self.stdout.write(
                 f"Escalated {escalation.incident.reference} to level {escalation.level}"
             )
         self.stdout.write(f"{len(created)} escalation(s) made.")
+        if retried:
+            self.stdout.write(f"{len(retried)} failed email(s) retried.")

@@ -1,10 +1,10 @@
 """Email everyone who still owes a plan acknowledgement, at most once per interval per person."""
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.core.management.base import BaseCommand
 
 from core.history import acting_as, resolve_actor
+from core.mail import send_message
 from plans import queries, services
 from plans.tasks import acknowledge_url
 
@@ -43,7 +43,7 @@ class Command(BaseCommand):
                 subject, body = reminder_email(person, versions)
 
                 def send(person=person, subject=subject, body=body):
-                    send_mail(subject, body, None, [person.email])
+                    send_message(subject=subject, body=body, recipients=[person.email])
 
                 if services.reminder_send(user=person, actor=actor, versions=versions, send=send):
                     sent += 1

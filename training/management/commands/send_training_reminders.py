@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 from django.urls import reverse
 
 from core.history import acting_as, resolve_actor
-from core.tasks import send_email
+from core.mail import email_queue
 from training import queries, services
 
 
@@ -49,7 +49,9 @@ class Command(BaseCommand):
                 subject, body, lines = reminder_email(person, person_rows)
 
                 def send(email=person["email"], subject=subject, body=body):
-                    send_email.enqueue(subject=subject, body=body, recipients=[email])
+                    # Queued with the clock (same transaction): a failed send is recorded on
+                    # the outbox row and retried by resend_failed_emails, not lost.
+                    email_queue(subject=subject, body=body, recipients=[email], on_commit=False)
 
                 if services.reminder_send(
                     user=queries.User(pk=user_id),
