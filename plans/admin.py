@@ -483,6 +483,7 @@ class PlanVersionAdmin(AuditedAdmin):
                     state = "overdue"
                 else:
                     state = "outstanding"
+                signed = user.acknowledged_at is not None
                 yield [
                     version.plan.code,
                     version.number,
@@ -491,9 +492,16 @@ class PlanVersionAdmin(AuditedAdmin):
                     user.get_full_name(),
                     user.email,
                     state,
-                    user.acknowledged_at.isoformat() if user.acknowledged_at else "",
+                    "acknowledged" if signed else "",
+                    user.signed_name or "",
+                    user.signed_statement or "",
+                    user.signed_hash or "",
+                    user.acknowledged_at.isoformat() if signed else "",
+                    user.signed_ip_address or "",
+                    user.signed_user_agent or "",
                 ]
 
+        # full_name is the printed name from the account; typed_name what the signer typed.
         header = [
             "plan",
             "version",
@@ -502,7 +510,13 @@ class PlanVersionAdmin(AuditedAdmin):
             "full_name",
             "email",
             "state",
+            "meaning",
+            "typed_name",
+            "statement",
+            "fingerprint",
             "acknowledged_at",
+            "ip_address",
+            "user_agent",
         ]
         return csv_response(
             filename=f"{version.plan.code}-v{version.number}-acknowledgements.csv",

@@ -10,6 +10,8 @@ from django.db.models import (
     Count,
     Exists,
     ExpressionWrapper,
+    F,
+    FilteredRelation,
     Func,
     IntegerField,
     OuterRef,
@@ -221,13 +223,26 @@ def acknowledgements_for(user):
 
 
 def compliance_rows(version):
-    """Every audience member with their acknowledgement time (or None), by name. One query."""
-    ack = Acknowledgement.objects.filter(version=version, user=OuterRef("pk"))
+    """Every audience member with their signature of `version` (or None), by name. One query.
+
+    Each row carries what 21 CFR 11.50 asks a signature to show beside the account's
+    printed name: the name typed when signing, the time, the statement agreed to
+    (its meaning), the fingerprint signed, and where it was signed from.
+    """
+    signature = FilteredRelation(
+        "plan_acknowledgements", condition=Q(plan_acknowledgements__version=version)
+    )
     return (
         audience_users(version.plan)
+        .annotate(signature=signature)
         .annotate(
-            acknowledged_at=Subquery(ack.values("acknowledged_at")[:1]),
-            acknowledgement_id=Subquery(ack.values("pk")[:1]),
+            acknowledged_at=F("signature__acknowledged_at"),
+            acknowledgement_id=F("signature__pk"),
+            signed_name=F("signature__full_name"),
+            signed_statement=F("signature__statement"),
+            signed_hash=F("signature__content_hash"),
+            signed_ip_address=F("signature__ip_address"),
+            signed_user_agent=F("signature__user_agent"),
         )
         .order_by("last_name", "first_name", "username", "pk")
     )

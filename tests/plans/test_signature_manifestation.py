@@ -28,3 +28,24 @@ def test_the_receipt_shows_printed_name_typed_name_time_zone_and_meaning(client,
     assert "samantha OKAFOR" in page
     assert "Acknowledged:" in page and signed.statement in page
     assert "(Europe/Berlin)" in page
+
+
+def test_the_compliance_page_and_csv_show_the_signature(client, compliance_user, signed):
+    import csv
+    import io
+
+    client.force_login(compliance_user)
+    page = client.get(
+        reverse("admin:plans_planversion_compliance", args=[signed.version_id]) + "?show=all"
+    ).content.decode()
+    assert "Samantha Okafor" in page and "samantha OKAFOR" in page and "(UTC)" in page
+    response = client.get(
+        reverse("admin:plans_planversion_compliance_csv", args=[signed.version_id])
+    )
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    row = next(r for r in rows if r["username"] == "sam")
+    assert row["full_name"] == "Samantha Okafor" and row["typed_name"] == "samantha OKAFOR"
+    assert row["meaning"] == "acknowledged" and row["statement"] == signed.statement
+    assert row["fingerprint"] == signed.content_hash
+    assert row["acknowledged_at"].endswith("+00:00")
+    assert set(row) >= {"ip_address", "user_agent"}
