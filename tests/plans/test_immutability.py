@@ -1,5 +1,6 @@
 """Frozen sections, versions and acknowledgements resist every write path: model, ORM, raw SQL."""
 
+from importlib import import_module
 from io import StringIO
 
 import pytest
@@ -305,3 +306,17 @@ def test_replica_mode_does_not_lift_the_plan_guards_on_postgresql(postgres_only,
             cursor.execute(statement)
     assert not version.sections.filter(body="rewritten").exists()
     assert Acknowledgement.objects.filter(pk=acknowledgement.pk).exists()
+
+
+def test_the_replace_guards_cover_every_unique_index_on_sqlite(sqlite_only):
+    # A unique constraint added later would be a new key REPLACE could collide on.
+    guarded = import_module("plans.migrations.0003_replace_and_truncate_guards").KEYS
+    for table, keys in guarded.items():
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA index_list({table})")
+            unique = [name for _, name, is_unique, *_ in cursor.fetchall() if is_unique]
+            indexed = set()
+            for name in unique:
+                cursor.execute(f"PRAGMA index_info({name})")
+                indexed.add(tuple(column for *_, column in cursor.fetchall()))
+        assert indexed and indexed <= {columns for columns, _ in keys}, table
