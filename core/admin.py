@@ -11,7 +11,10 @@ from django.http import Http404
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
+
+from core.evidence import history_entries_by
 
 # Below this many rows an exact COUNT(*) is cheap enough.
 ESTIMATE_THRESHOLD = 50_000
@@ -72,3 +75,26 @@ admin.site.unregister(User)
 class AuditedUserAdmin(UserAdmin, AuditedAdmin):
     list_display = ("username", "first_name", "last_name", "email", "is_staff", "is_active")
     list_filter = ("is_staff", "is_superuser", "is_active", "groups")
+
+    def get_deleted_objects(self, objs, request):
+        """A person the history names as having made a change is kept (the audit trail needs
+        them): the delete page says why and what to do, and deletes nothing."""
+        users = list(objs)
+        named = history_entries_by([user.pk for user in users])
+        if not named:
+            return super().get_deleted_objects(objs, request)
+        protected = [
+            ngettext(
+                "%(user)s: named in %(n)d audit history entry as the person who made the change. "
+                "The audit history keeps everyone it names: deactivate the account instead "
+                "(untick “Active”).",
+                "%(user)s: named in %(n)d audit history entries as the person who made the "
+                "change. The audit history keeps everyone it names: deactivate the account "
+                "instead (untick “Active”).",
+                named[user.pk],
+            )
+            % {"user": user.get_username(), "n": named[user.pk]}
+            for user in users
+            if user.pk in named
+        ]
+        return [], {}, set(), protected

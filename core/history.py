@@ -5,8 +5,8 @@ from types import SimpleNamespace
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import models
 from simple_history.models import HistoricalRecords
-from simple_history.utils import update_change_reason  # noqa: F401  (re-exported)
 
 _MISSING = object()
 
@@ -76,7 +76,14 @@ def resolve_actor(username=None):
 
 
 class AuditedHistoricalRecords(HistoricalRecords):
-    """simple-history's records, also when a many-to-many is changed from its other side.
+    """simple-history's records, append-only, also when a many-to-many is changed from its other side.
+
+    History rows are never updated (the database refuses it, `core.evidence`), so the reason
+    is set before the save (`stamp`, `_change_reason`), never with simple-history's
+    `update_change_reason`, which rewrites the row afterwards; and the person who made a
+    change is kept: `history_user` is PROTECT, not simple-history's SET_NULL (which would
+    rewrite every row naming them), so a person named in the history cannot be deleted;
+    deactivate the account instead.
 
     simple-history records `plan.audience.add(group)`, but `group.user_set.add(user)`
     or `group.plans.add(plan)` reach its handler with the group as the instance and
@@ -110,6 +117,13 @@ class AuditedHistoricalRecords(HistoricalRecords):
         if latest is None:
             return False
         return all(latest[name] == getattr(instance, name) for name in attnames)
+
+    def _get_history_user_fields(self):
+        fields = super()._get_history_user_fields()
+        user = fields.get("history_user")
+        if isinstance(user, models.ForeignKey):
+            user.remote_field.on_delete = models.PROTECT
+        return fields
 
     def m2m_changed(self, instance, action, attr, pk_set, reverse, model=None, **kwargs):
         if not reverse:

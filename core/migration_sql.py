@@ -2,6 +2,10 @@
 
 from django.db import migrations
 
+# SQLSTATE restrict_violation: PostgreSQL guards raise it so that Django raises IntegrityError,
+# as it does for SQLite's RAISE(ABORT, ...).
+PG_REFUSED = "23001"
+
 
 def run_sql_per_vendor(forward, backward, *, what):
     """A RunPython operation running `forward[vendor]` (and `backward[vendor]` to undo).

@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.db import connection
 from rest_framework.test import APIClient
 
+from core.evidence import install_history_guards, remove_history_guards
 from tests import factories
 
 
@@ -25,18 +26,28 @@ def _fresh_cache():
     cache.clear()
 
 
+GUARD_MIGRATIONS = (
+    "plans.migrations.0002_immutability_triggers",
+    "plans.migrations.0004_replace_and_truncate_guards",
+)
+
+
 def _guard_statements(direction):
-    """The SQL that installs (FORWARD) or removes (BACKWARD) the evidence guards on this database."""
-    migration = import_module("plans.migrations.0002_immutability_triggers")
+    """The SQL that installs (FORWARD) or removes (BACKWARD) the plan evidence guards here."""
     vendor = {"sqlite": "SQLITE", "postgresql": "PG"}[connection.vendor]
-    return getattr(migration, f"{vendor}_{direction}")
+    order = GUARD_MIGRATIONS if direction == "FORWARD" else reversed(GUARD_MIGRATIONS)
+    return [
+        statement
+        for module in order
+        for statement in getattr(import_module(module), f"{vendor}_{direction}")
+    ]
 
 
 @pytest.fixture(autouse=True)
 def _reset_evidence_after_transactional_tests(request):
     """Transactional tests (browser journeys, concurrency) commit real rows; the
-    database refuses to delete published plan text and acknowledgements, so the
-    usual flush between tests would fail. Lift the guards, empty the database,
+    database refuses to delete published plan text, acknowledgements and history, so
+    the usual flush between tests would fail. Lift the guards, empty the database,
     put the guards back: the guards are never off while a test runs."""
     marker = request.node.get_closest_marker("django_db")
     if not (marker and marker.kwargs.get("transaction")):
@@ -44,6 +55,7 @@ def _reset_evidence_after_transactional_tests(request):
         return
     request.getfixturevalue("_django_db_helper")  # so ours tears down first
     yield
+    remove_history_guards(connection)
     with connection.cursor() as cursor:
         for statement in _guard_statements("BACKWARD"):
             cursor.execute(statement)
@@ -53,6 +65,7 @@ def _reset_evidence_after_transactional_tests(request):
         with connection.cursor() as cursor:
             for statement in _guard_statements("FORWARD"):
                 cursor.execute(statement)
+        install_history_guards(connection)
 
 
 @pytest.fixture
@@ -98,3 +111,10 @@ def postgres_only():
     """Use in tests of what only PostgreSQL can show (row locks, concurrent requests)."""
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://… (CI does)")
+
+
+@pytest.fixture
+def sqlite_only():
+    """Use in tests of SQLite's own statements (REPLACE INTO, UPDATE OR REPLACE)."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only: the default run (no DATABASE_URL) covers it")

@@ -2,8 +2,8 @@
 
 The models refuse these writes too; the triggers stop what bypasses the models
 (QuerySet.update()/delete(), raw SQL, another program on the same database).
-History tables (plans_historical*) are deliberately not guarded: simple-history
-writes them, and they are append-only by convention and permission.
+SQLite REPLACE and PostgreSQL TRUNCATE are guarded by 0003; history tables by
+core.evidence (docs/evidence.md).
 """
 
 from django.db import migrations

@@ -134,3 +134,15 @@ def test_the_admin_changelist_total_is_what_the_coordinator_may_see(client, worl
     assert page.context["cl"].result_count == 7
     narrowed = client.get(reverse("admin:incidents_incident_changelist"), {"q": "Secret"})
     assert narrowed.context["cl"].result_count == 3
+
+
+def test_replace_into_keeps_the_tally_exact_on_sqlite(sqlite_only):
+    # REPLACE deletes the row it collides with; our connections turn on recursive_triggers
+    # so that delete fires the tally's DELETE trigger (core.apps).
+    incident = f.incident(title="Replaced")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "REPLACE INTO incidents_incident SELECT * FROM incidents_incident WHERE id = %s",
+            [incident.pk],
+        )
+    assert tally() == counted() == (1, 0)

@@ -1,6 +1,10 @@
 """Frozen sections, versions and acknowledgements resist every write path: model, ORM, raw SQL."""
 
+from importlib import import_module
+from io import StringIO
+
 import pytest
+from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
 from core.errors import ImmutableRecord
@@ -135,17 +139,27 @@ def test_raw_sql_update_and_delete_of_acknowledgements_are_refused(acknowledgeme
     assert Acknowledgement.objects.filter(pk=acknowledgement.pk).exists()
 
 
+def truncate(statement):
+    """TRUNCATE as an attacker's own connection would: the test's rows leave deferred foreign
+    key checks pending, which alone would make PostgreSQL refuse any TRUNCATE."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(statement)
+
+
 def test_truncate_of_acknowledgements_is_refused_on_postgresql(postgres_only, acknowledgement):
-    with refused():
-        raw("TRUNCATE plans_acknowledgement CASCADE")
+    with pytest.raises(DatabaseError, match="acknowledgement can never"):
+        truncate("TRUNCATE plans_acknowledgement CASCADE")
     assert Acknowledgement.objects.filter(pk=acknowledgement.pk).exists()
 
 
-def test_history_tables_are_not_locked(acknowledgement, submitted):
-    # simple-history writes the historical rows; the guards must not stop it.
+def test_history_is_still_written_while_its_rows_are_refused_changes(acknowledgement, submitted):
+    # simple-history adds historical rows (INSERT); the guards refuse only rewriting them.
     assert acknowledgement.history.count() == 1
     assert submitted.sections.first().history.exists()
-    raw("UPDATE plans_historicalsection SET history_change_reason = history_change_reason")
+    with refused():
+        raw("UPDATE plans_historicalsection SET history_change_reason = 'rewritten'")
+    assert not submitted.sections.first().history.filter(history_change_reason="rewritten")
 
 
 def test_database_refuses_an_acknowledgement_with_a_foreign_fingerprint(approver, coordinator):
@@ -164,3 +178,145 @@ def test_database_refuses_an_acknowledgement_with_a_foreign_fingerprint(approver
             user=coordinator, version=draft, full_name="x", statement="x", content_hash="0" * 64
         )
     assert not Acknowledgement.objects.filter(user=coordinator).exists()
+
+
+ACK_COLUMNS = (
+    "id, user_id, version_id, acknowledged_at, full_name, statement, content_hash, "
+    "ip_address, user_agent"
+)
+
+
+def test_replace_into_cannot_forge_an_acknowledgement_on_sqlite(sqlite_only, acknowledgement):
+    """REPLACE deletes the row it collides with without firing DELETE triggers."""
+    forged = ACK_COLUMNS.replace("full_name", "'Forged Signer'").replace("ip_address", "'6.6.6.6'")
+    with refused():  # same id
+        raw(
+            f"REPLACE INTO plans_acknowledgement ({ACK_COLUMNS}) "
+            f"SELECT {forged} FROM plans_acknowledgement WHERE id = %s",
+            [acknowledgement.pk],
+        )
+    with refused():  # a new id, the same (user, version)
+        raw(
+            f"INSERT OR REPLACE INTO plans_acknowledgement ({ACK_COLUMNS}) "
+            f"SELECT {forged.replace('id, ', 'id + 1000, ', 1)} FROM plans_acknowledgement "
+            "WHERE id = %s",
+            [acknowledgement.pk],
+        )
+    stored = Acknowledgement.objects.get()
+    assert (stored.pk, stored.full_name) == (acknowledgement.pk, acknowledgement.full_name)
+    assert stored.ip_address == acknowledgement.ip_address
+
+
+def test_an_upsert_cannot_rewrite_an_acknowledgement(acknowledgement):
+    # ON CONFLICT DO UPDATE fires the UPDATE triggers on both databases (held before; kept).
+    with refused():
+        raw(
+            f"INSERT INTO plans_acknowledgement ({ACK_COLUMNS}) "
+            f"SELECT {ACK_COLUMNS} FROM plans_acknowledgement WHERE id = %s "
+            "ON CONFLICT (id) DO UPDATE SET full_name = 'Forged Signer'",
+            [acknowledgement.pk],
+        )
+    assert Acknowledgement.objects.get().full_name == acknowledgement.full_name
+
+
+VERSION_COLUMNS = (
+    "id, plan_id, number, status, author_id, change_summary, content_hash, created_at, "
+    "submitted_by_id, submitted_at, approved_by_id, approved_at, published_by_id, published_at, "
+    "effective_date, next_review_due, superseded_at"
+)
+
+
+def test_replace_into_cannot_swap_a_published_version_for_a_draft_on_sqlite(sqlite_only, approver):
+    """The attack: REPLACE the published version by a draft of the same id, rewrite its
+    sections, walk it back to published with a fresh fingerprint."""
+    plan, version, author, _ = published_plan(code="SWAP", approver=approver)
+    as_draft = (
+        VERSION_COLUMNS.replace("status", "'draft'")
+        .replace("content_hash", "NULL")
+        .replace(" published_at", " NULL")
+    )
+    with refused():
+        raw(
+            f"REPLACE INTO plans_planversion ({VERSION_COLUMNS}) "
+            f"SELECT {as_draft} FROM plans_planversion WHERE id = %s",
+            [version.pk],
+        )
+    with refused():  # a new id on the same (plan, number)
+        raw(
+            f"REPLACE INTO plans_planversion ({VERSION_COLUMNS}) "
+            f"SELECT {as_draft.replace('id, ', 'id + 1000, ', 1)} FROM plans_planversion "
+            "WHERE id = %s",
+            [version.pk],
+        )
+    draft = services.version_create_draft(plan=plan, actor=author)
+    with refused():  # a draft takes the published version's number
+        raw(
+            "UPDATE OR REPLACE plans_planversion SET number = %s WHERE id = %s",
+            [version.number, draft.pk],
+        )
+    version.refresh_from_db()
+    assert version.status == PlanVersion.Status.PUBLISHED
+    assert version.sections.count() == 11
+    call_command("verify_plan_fingerprints", stdout=StringIO())
+
+
+def test_replace_into_cannot_take_a_published_sections_id_on_sqlite(sqlite_only, approver):
+    plan, version, author, _ = published_plan(code="SECT", approver=approver)
+    draft = services.version_create_draft(plan=plan, actor=author)
+    published_section = version.sections.get(key="acknowledgement")
+    draft_section = draft.sections.get(key="acknowledgement")
+    with refused():
+        raw(
+            'REPLACE INTO plans_section (id, version_id, "order", key, heading, body, guidance) '
+            "VALUES (%s, %s, 1, 'acknowledgement', 'H', 'rewritten', '')",
+            [published_section.pk, draft.pk],
+        )
+    with refused():
+        raw(
+            "UPDATE OR REPLACE plans_section SET id = %s WHERE id = %s",
+            [published_section.pk, draft_section.pk],
+        )
+    published_section.refresh_from_db()
+    assert published_section.version_id == version.pk
+    assert version.sections.filter(body="rewritten").count() == 0
+    call_command("verify_plan_fingerprints", stdout=StringIO())
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["TRUNCATE plans_section", "TRUNCATE plans_planversion CASCADE", "TRUNCATE plans_plan CASCADE"],
+)
+def test_truncate_of_published_text_is_refused_on_postgresql(postgres_only, approver, statement):
+    plan, version, _, _ = published_plan(code="TRUNC", approver=approver)
+    with pytest.raises(DatabaseError, match="plans: "):
+        truncate(statement)
+    assert version.sections.count() == 11
+    assert PlanVersion.objects.filter(pk=version.pk, status="published").exists()
+
+
+def test_replica_mode_does_not_lift_the_plan_guards_on_postgresql(postgres_only, acknowledgement):
+    version = acknowledgement.version
+    for statement in (
+        "UPDATE plans_section SET body = 'rewritten'",
+        "UPDATE plans_planversion SET content_hash = repeat('0', 64)",
+        "DELETE FROM plans_acknowledgement",
+    ):
+        with refused(), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL session_replication_role = replica")
+            cursor.execute(statement)
+    assert not version.sections.filter(body="rewritten").exists()
+    assert Acknowledgement.objects.filter(pk=acknowledgement.pk).exists()
+
+
+def test_the_replace_guards_cover_every_unique_index_on_sqlite(sqlite_only):
+    # A unique constraint added later would be a new key REPLACE could collide on.
+    guarded = import_module("plans.migrations.0004_replace_and_truncate_guards").KEYS
+    for table, keys in guarded.items():
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA index_list({table})")
+            unique = [name for _, name, is_unique, *_ in cursor.fetchall() if is_unique]
+            indexed = set()
+            for name in unique:
+                cursor.execute(f"PRAGMA index_info({name})")
+                indexed.add(tuple(column for *_, column in cursor.fetchall()))
+        assert indexed and indexed <= {columns for columns, _ in keys}, table
