@@ -99,6 +99,7 @@ class ResponseTarget(models.Model):
                 & Q(recover_minutes__gt=0)
                 & Q(update_minutes__gt=0),
                 name="responsetarget_positive",
+                violation_error_message="Every response target must be at least one minute.",
             ),
         ]
 
@@ -246,13 +247,19 @@ class Incident(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(impact__gte=1, impact__lte=4), name="incident_impact_range"
+                condition=Q(impact__gte=1, impact__lte=4),
+                name="incident_impact_range",
+                violation_error_message="Impact must be between 1 (extensive) and 4 (minor).",
             ),
             models.CheckConstraint(
-                condition=Q(urgency__gte=1, urgency__lte=4), name="incident_urgency_range"
+                condition=Q(urgency__gte=1, urgency__lte=4),
+                name="incident_urgency_range",
+                violation_error_message="Urgency must be between 1 (critical) and 4 (low).",
             ),
             models.CheckConstraint(
-                condition=Q(priority__in=["P1", "P2", "P3", "P4"]), name="incident_priority_valid"
+                condition=Q(priority__in=["P1", "P2", "P3", "P4"]),
+                name="incident_priority_valid",
+                violation_error_message="Priority must be P1, P2, P3 or P4.",
             ),
         ]
         permissions = [
@@ -316,7 +323,11 @@ class TeamMember(models.Model):
     class Meta:
         ordering = ("incident", "added_at", "id")
         constraints = [
-            models.UniqueConstraint(fields=["incident", "user"], name="teammember_once"),
+            models.UniqueConstraint(
+                fields=["incident", "user"],
+                name="teammember_once",
+                violation_error_message="This person is already on the incident's team.",
+            ),
         ]
         # "Which incidents is this person on?" (who may see a confidential incident): read
         # from the index alone, without visiting the rows.
@@ -357,7 +368,11 @@ class EscalationRule(models.Model):
     class Meta:
         ordering = ("priority", "level")
         constraints = [
-            models.CheckConstraint(condition=_one_target(), name="escalationrule_one_target")
+            models.CheckConstraint(
+                condition=_one_target(),
+                name="escalationrule_one_target",
+                violation_error_message="Escalate to a person or to a group: choose exactly one.",
+            )
         ]
 
     def __str__(self):
@@ -398,12 +413,17 @@ class Escalation(models.Model):
     class Meta:
         ordering = ("-created_at", "-id")
         constraints = [
-            models.CheckConstraint(condition=_one_target(), name="escalation_one_target"),
+            models.CheckConstraint(
+                condition=_one_target(),
+                name="escalation_one_target",
+                violation_error_message="Escalate to a person or to a group: choose exactly one.",
+            ),
             # Automatic escalation happens once per incident and rule, whoever runs the timer.
             models.UniqueConstraint(
                 fields=["incident", "rule"],
                 condition=Q(automatic=True),
                 name="escalation_automatic_once",
+                violation_error_message="This rule has already escalated this incident automatically.",
             ),
         ]
 

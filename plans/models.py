@@ -45,7 +45,9 @@ class Plan(models.Model):
         ordering = ("code", "id")
         constraints = [
             models.CheckConstraint(
-                condition=Q(review_interval_months__gte=1), name="plan_review_interval_positive"
+                condition=Q(review_interval_months__gte=1),
+                name="plan_review_interval_positive",
+                violation_error_message="The review interval must be at least one month.",
             ),
         ]
 
@@ -111,22 +113,34 @@ class PlanVersion(NormalisedTextModel, models.Model):
     class Meta:
         ordering = ("plan", "-number")
         constraints = [
-            models.UniqueConstraint(fields=["plan", "number"], name="planversion_unique_number"),
             models.UniqueConstraint(
-                fields=["plan"], condition=Q(status="draft"), name="planversion_one_draft"
+                fields=["plan", "number"],
+                name="planversion_unique_number",
+                violation_error_message="This plan already has a version with this number.",
             ),
             models.UniqueConstraint(
-                fields=["plan"], condition=Q(status="published"), name="planversion_one_published"
+                fields=["plan"],
+                condition=Q(status="draft"),
+                name="planversion_one_draft",
+                violation_error_message="This plan already has a draft: finish or publish it before starting another.",
+            ),
+            models.UniqueConstraint(
+                fields=["plan"],
+                condition=Q(status="published"),
+                name="planversion_one_published",
+                violation_error_message="This plan already has a published version.",
             ),
             models.CheckConstraint(
                 condition=(Q(status="draft") & Q(content_hash__isnull=True))
                 | (~Q(status="draft") & Q(content_hash__regex=r"^[0-9a-f]{64}$")),
                 name="planversion_hash_iff_submitted",
+                violation_error_message="A version carries a fingerprint once it leaves draft, and only then.",
             ),
             models.CheckConstraint(
                 condition=~Q(status__in=["published", "superseded"])
                 | Q(published_at__isnull=False),
                 name="planversion_published_has_time",
+                violation_error_message="A published version needs the time it was published.",
             ),
         ]
         indexes = [models.Index(fields=["status", "next_review_due"])]
@@ -193,7 +207,11 @@ class Section(NormalisedTextModel, models.Model):
     class Meta:
         ordering = ("version", "order", "id")
         constraints = [
-            models.UniqueConstraint(fields=["version", "key"], name="section_unique_key"),
+            models.UniqueConstraint(
+                fields=["version", "key"],
+                name="section_unique_key",
+                violation_error_message="This version already has a section with this key.",
+            ),
         ]
 
     def __str__(self):
@@ -262,7 +280,11 @@ class Acknowledgement(models.Model):
     class Meta:
         ordering = ("-acknowledged_at", "-id")
         constraints = [
-            models.UniqueConstraint(fields=["user", "version"], name="acknowledgement_once"),
+            models.UniqueConstraint(
+                fields=["user", "version"],
+                name="acknowledgement_once",
+                violation_error_message="This person has already acknowledged this version.",
+            ),
         ]
         indexes = [models.Index(fields=["version", "user"])]
 
@@ -344,6 +366,7 @@ class AcknowledgementNotice(models.Model):
                 fields=["user", "version"],
                 condition=Q(kind="published"),
                 name="notice_published_once",
+                violation_error_message="This person has already been told of this publication.",
             ),
         ]
 

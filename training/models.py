@@ -57,6 +57,7 @@ class Course(models.Model):
             models.CheckConstraint(
                 condition=Q(validity_days__isnull=True) | Q(validity_days__gte=1),
                 name="course_validity_positive",
+                violation_error_message="Validity must be at least one day, or empty for training that never expires.",
             ),
         ]
         permissions = [
@@ -110,7 +111,9 @@ class Session(models.Model):
         ordering = ("-starts_at", "-id")
         constraints = [
             models.CheckConstraint(
-                condition=Q(ends_at__gt=models.F("starts_at")), name="session_ends_after_start"
+                condition=Q(ends_at__gt=models.F("starts_at")),
+                name="session_ends_after_start",
+                violation_error_message="A session ends after it starts.",
             ),
         ]
         indexes = [
@@ -162,22 +165,30 @@ class Record(models.Model):
     class Meta:
         ordering = ("-created_at", "-id")
         constraints = [
-            models.UniqueConstraint(fields=["user", "session"], name="record_once_per_session"),
+            models.UniqueConstraint(
+                fields=["user", "session"],
+                name="record_once_per_session",
+                violation_error_message="This person already has a record for this session.",
+            ),
             models.CheckConstraint(
                 condition=~Q(status="completed") | Q(completed_at__isnull=False),
                 name="record_completed_has_time",
+                violation_error_message="A completed record needs the time it was completed.",
             ),
             models.CheckConstraint(
                 condition=Q(completed_at__isnull=True) | Q(status__in=["completed", "failed"]),
                 name="record_time_only_with_result",
+                violation_error_message="A completion time belongs only to a completed or failed record.",
             ),
             models.CheckConstraint(
                 condition=Q(valid_until__isnull=True) | Q(status="completed"),
                 name="record_validity_only_when_completed",
+                violation_error_message="Only a completed record is valid until a date.",
             ),
             models.CheckConstraint(
                 condition=Q(score__isnull=True) | Q(score__gte=0, score__lte=100),
                 name="record_score_0_100",
+                violation_error_message="A score must be between 0 and 100.",
             ),
         ]
         indexes = [
@@ -229,6 +240,7 @@ class ExerciseEvaluation(models.Model):
                 )
                 & (Q(time_to_contain__isnull=True) | Q(time_to_contain__gte=datetime.timedelta(0))),
                 name="evaluation_times_not_negative",
+                violation_error_message="Times to detect, escalate and contain cannot be negative.",
             ),
         ]
 
