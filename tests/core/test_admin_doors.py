@@ -479,3 +479,12 @@ def test_response_target_history_shows_its_rows(client, superuser):
     target = ResponseTarget.objects.get(priority="P1")
     client.force_login(superuser)
     assert "15" in client.get(history_url(target, latest(target))).content.decode()
+
+
+def test_a_version_page_shows_the_groups_the_history_recorded(client, compliance_user):
+    person = factories.UserFactory(username="mover", groups=["Alpha"])
+    first = latest(person)
+    person.groups.add(factories.UserFactory(username="b", groups=["Bravo"]).groups.get())
+    client.force_login(compliance_user)
+    html = client.get(history_url(person, first)).content.decode()
+    assert "Alpha" in html and "Bravo" not in html
