@@ -684,13 +684,15 @@ class CommunicationForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["subject"].required = False
-        self.fields["body"].required = False
-        self.fields[
-            "body"
-        ].help_text = (
-            "Leave empty to use the template; placeholders such as {reference} are filled in."
-        )
+        # A sent communication's page shows every field read-only: the form has none of them.
+        if "subject" in self.fields:
+            self.fields["subject"].required = False
+        if "body" in self.fields:
+            body = self.fields["body"]
+            body.required = False
+            body.help_text = (
+                "Leave empty to use the template; placeholders such as {reference} are filled in."
+            )
 
 
 @admin.register(Communication)

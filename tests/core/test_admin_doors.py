@@ -488,3 +488,12 @@ def test_a_version_page_shows_the_groups_the_history_recorded(client, compliance
     client.force_login(compliance_user)
     html = client.get(history_url(person, first)).content.decode()
     assert "Alpha" in html and "Bravo" not in html
+
+
+def test_a_sent_communication_page_opens(client, secret, superuser, compliance_user):
+    communication = secret.communications.first()
+    url = reverse("admin:incidents_communication_change", args=[communication.pk])
+    for user in (superuser, compliance_user):
+        client.force_login(user)
+        page = client.get(url)
+        assert page.status_code == 200 and 'name="subject"' not in page.content.decode()
