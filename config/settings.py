@@ -38,7 +38,7 @@ if not DEBUG and not ALLOWED_HOSTS:
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "core.admin_site.CaseAdminConfig",  # django.contrib.admin on our site class
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

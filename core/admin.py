@@ -1,18 +1,29 @@
 """Shared admin pieces: the audited base admin, a paginator that scales, users with history."""
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin import helpers
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connections
 from django.http import Http404
+from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.utils import get_history_model_for_model
+
+from core.admin_site import AdminDoors, refuse_writes
+
+# Reading any record's history (the admin's history pages and the API's /history/).
+HISTORY_PERMISSION = "core.view_history"
 
 from core.evidence import history_entries_by
 
@@ -41,8 +52,21 @@ class EstimatedCountPaginator(Paginator):
         return super().count
 
 
-class AuditedAdmin(SimpleHistoryAdmin):
-    """Base admin for every model of ours: history page, cheap changelists, no hidden history."""
+def _historical_m2m(field, record):
+    """Shows a many-to-many field as the history recorded it at that version (`record`)."""
+
+    def display(_instance):
+        target = field.m2m_reverse_field_name()
+        names = sorted(str(getattr(row, target)) for row in getattr(record, field.name).all())
+        return ", ".join(names) or "—"
+
+    display.short_description = capfirst(field.verbose_name)
+    return display
+
+
+class AuditedAdmin(AdminDoors, SimpleHistoryAdmin):
+    """Base admin for every model of ours: history pages (read-only, for those who may read
+    history, of rows they may see), cheap changelists, declared filters only."""
 
     paginator = EstimatedCountPaginator
     show_full_result_count = False
@@ -59,12 +83,113 @@ class AuditedAdmin(SimpleHistoryAdmin):
             format_html(_("Select this object for an action - {}"), str(obj)),
         )
 
-    def history_view(self, request, object_id, extra_context=None):
-        # simple-history falls back to the last historical record when the object
-        # is outside get_queryset(); that would leak records the user may not see.
-        if not self.get_queryset(request).filter(pk=unquote(object_id)).exists():
+    # History pages are evidence: nobody reverts or edits through them (simple-history's
+    # form view saved its form on POST with only view permission).
+    def revert_disabled(self, request, obj=None):
+        return True
+
+    def has_change_history_permission(self, request, obj=None):
+        return False
+
+    def has_view_history_permission(self, request, obj=None):
+        return self.has_view_permission(request, obj) and request.user.has_perm(HISTORY_PERMISSION)
+
+    def has_view_history_or_change_history_permission(self, request, obj=None):
+        return self.has_view_history_permission(request, obj)
+
+    def _visible_or_404(self, request, object_id):
+        # simple-history falls back to the last historical record when the object is
+        # outside get_queryset(); that would leak records the user may not see.
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
             raise Http404
+        if not self.has_view_history_permission(request, obj):
+            raise PermissionDenied
+        return obj
+
+    def history_view(self, request, object_id, extra_context=None):
+        refused = refuse_writes(request)
+        if refused:
+            return refused
+        self._visible_or_404(request, object_id)
         return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        """One historical version, every field read-only; GET only, never saves."""
+        refused = refuse_writes(request)
+        if refused:
+            return refused
+        request.current_app = self.admin_site.name
+        current = self._visible_or_404(request, object_id)
+        history = getattr(self.model, self.opts.simple_history_manager_attribute)
+        try:
+            record = history.get(**{self.opts.pk.attname: current.pk, "history_id": version_id})
+        except (history.model.DoesNotExist, ValueError, ValidationError):
+            raise Http404 from None
+        obj = record.instance
+        obj._state.adding = False
+        fieldsets = self.historical_fieldsets(request, obj, record)
+        form = forms.modelform_factory(self.model, fields=())(instance=obj)
+        admin_form = helpers.AdminForm(
+            form, fieldsets, {}, flatten_fieldsets(fieldsets), model_admin=self
+        )
+        url = f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}"
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("View %s") % obj,
+            "adminform": admin_form,
+            "object_id": object_id,
+            "original": obj,
+            "is_popup": False,
+            "media": self.media + admin_form.media,
+            "errors": helpers.AdminErrorList(form, []),
+            "app_label": self.opts.app_label,
+            "original_opts": self.opts,
+            "opts": record._meta,
+            "changelist_url": reverse(f"{url}_changelist"),
+            "change_url": reverse(f"{url}_change", args=(current.pk,)),
+            "history_url": reverse(f"{url}_history", args=(current.pk,)),
+            "change_history": False,
+            "revert_disabled": True,
+            "add": False,
+            "change": True,
+            "has_add_permission": False,
+            "has_view_permission": True,
+            "has_change_permission": False,
+            "has_delete_permission": False,
+            "has_editable_inline_admin_formsets": False,
+            "has_file_field": False,
+            "has_absolute_url": False,
+            "form_url": "",
+            "save_as": False,
+            "save_on_top": False,
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, self.object_history_form_template, context)
+
+    def historical_fieldsets(self, request, obj, record):
+        """The change page's fieldsets as the history recorded them: fields the history
+        does not keep (a password hash, say) are left out, since `record.instance` would
+        fill them from the live row; many-to-many fields come from the history's own table."""
+        history_model = get_history_model_for_model(self.model)
+        recorded = {f.name for f in history_model._meta.fields}
+        m2m_recorded = {f.name for f in getattr(history_model, "_history_m2m_fields", ())}
+        result = []
+        for name, options in self.get_fieldsets(request, obj):
+            fields = []
+            for field_name in flatten_fieldsets([(name, options)]):
+                try:
+                    field = self.opts.get_field(field_name)
+                except FieldDoesNotExist:
+                    fields.append(field_name)  # an admin or model method: shown as is
+                    continue
+                if field.many_to_many and field.name in m2m_recorded:
+                    fields.append(_historical_m2m(field, record))
+                elif field.concrete and not field.many_to_many and field.name in recorded:
+                    fields.append(field_name)
+            if fields:
+                result.append((name, {**options, "fields": fields}))
+        return result
 
 
 User = get_user_model()

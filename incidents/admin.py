@@ -239,6 +239,7 @@ class IncidentAdmin(AuditedAdmin):
         "is_late",
         "reported_at",
         "reporter_display",
+        "reporter_masked",
         "plan_version_link",
         "targets_display",
         "acknowledged_at",
@@ -343,9 +344,25 @@ class IncidentAdmin(AuditedAdmin):
     def reporter_display(self, obj):
         if obj is None or obj.reporter_id is None:
             return "—"
-        if obj.anonymous and not queries.sees_reporter_identity(self._request_user):
-            return "Anonymous (visible to compliance only)"
         return obj.reporter.get_full_name() or obj.reporter.username
+
+    @admin.display(description="reporter")
+    def reporter_masked(self, obj):
+        if obj is not None and obj.anonymous:
+            return "Anonymous (visible to compliance only)"
+        return self.reporter_display(obj)
+
+    def get_fieldsets(self, request, obj=None):
+        """Who may not see anonymous reporters gets `reporter_masked` (chosen per request:
+        the admin instance is shared by every request, so it must not remember a user)."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if queries.sees_reporter_identity(request.user):
+            return fieldsets
+        swap = {"reporter_display": "reporter_masked"}
+        return [
+            (name, {**options, "fields": tuple(swap.get(f, f) for f in options["fields"])})
+            for name, options in fieldsets
+        ]
 
     @admin.display(description="plan in force when reported")
     def plan_version_link(self, obj):
@@ -391,9 +408,14 @@ class IncidentAdmin(AuditedAdmin):
         return format_html('<a href="{}">{}</a>', url, review.get_status_display())
 
     def render_history_view(self, request, template, context, **kwargs):
-        """Anonymous reporters stay hidden in the history page as everywhere else."""
-        incident = context["object"]
-        if incident.anonymous and not queries.sees_reporter_identity(request.user):
+        """Anonymous reporters stay hidden in the history list as everywhere else (one
+        version's page shows the fieldsets, masked by `get_fieldsets`)."""
+        incident = context.get("object")
+        if (
+            incident is not None
+            and incident.anonymous
+            and not queries.sees_reporter_identity(request.user)
+        ):
             for record in context["page_obj"].object_list:
                 if record.history_user_id == incident.reporter_id:
                     record.history_user = None
@@ -404,10 +426,6 @@ class IncidentAdmin(AuditedAdmin):
                         c for c in changes if str(c.get("field")).lower() != "reporter"
                     ]
         return super().render_history_view(request, template, context, **kwargs)
-
-    def get_form(self, request, obj=None, **kwargs):
-        self._request_user = request.user
-        return super().get_form(request, obj, **kwargs)
 
     def save_model(self, request, obj, form, change):
         fields = {
@@ -674,13 +692,15 @@ class CommunicationForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["subject"].required = False
-        self.fields["body"].required = False
-        self.fields[
-            "body"
-        ].help_text = (
-            "Leave empty to use the template; placeholders such as {reference} are filled in."
-        )
+        # A sent communication's page shows every field read-only: the form has none of them.
+        if "subject" in self.fields:
+            self.fields["subject"].required = False
+        if "body" in self.fields:
+            body = self.fields["body"]
+            body.required = False
+            body.help_text = (
+                "Leave empty to use the template; placeholders such as {reference} are filled in."
+            )
 
     def clean_audience(self):
         # The service checks again (for every caller); here the error lands on the field.
