@@ -653,6 +653,24 @@ def change_request_text(incident, review):
     }
 
 
+def restate_confidential_change_requests(*, actor):
+    """Restate every change request a confidential incident's review filed that still
+    quotes it (filed before requests were written this way); returns how many. Idempotent."""
+    reviews = (
+        PostIncidentReview.objects.filter(
+            incident__confidential=True, plan_change_request__isnull=False
+        )
+        .exclude(plan_change_request__summary=CONFIDENTIAL_CHANGE_REQUEST["summary"])
+        .select_related("incident")
+    )
+    restated = 0
+    for review in reviews:
+        with transaction.atomic():
+            _withdraw_change_request_text(review.incident, actor=actor)
+        restated += 1
+    return restated
+
+
 def _withdraw_change_request_text(incident, *, actor):
     """An incident made confidential: its review's change request stops quoting it.
 

@@ -5,10 +5,12 @@ without being on its team, and shows the door shut.
 """
 
 import datetime
+from io import StringIO
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -438,6 +440,31 @@ def test_a_change_request_stops_quoting_an_incident_made_confidential(api, appro
     request = PlanChangeRequest.objects.get()
     assert request.history.first().history_user == manager
     assert request.history.first().history_change_reason == "Its incident became confidential"
+
+
+def test_requests_filed_before_the_fix_are_restated_by_the_command(governed):
+    plan, author, incident, review = governed
+    # As filed before: the review's text and the reference in every field.
+    quoted = plan_services.change_request_create(
+        plan=plan,
+        actor=author,
+        summary=f"{incident.reference}: {SECRET_DETAIL}",
+        details=SECRET_DETAIL,
+        source=f"Post-incident review of {incident.reference}",
+    )
+    review.plan_change_request = quoted
+    review.save()
+    out = StringIO()
+    call_command("restate_confidential_change_requests", stdout=out)
+    call_command("restate_confidential_change_requests", stdout=out)
+    assert out.getvalue().splitlines() == [
+        "1 change request(s) restated.",
+        "0 change request(s) restated.",
+    ]
+    quoted.refresh_from_db()
+    assert SECRET_DETAIL not in quoted.summary + quoted.details
+    assert incident.reference not in quoted.summary + quoted.details + quoted.source
+    assert quoted.history.first().history_user.username == "system"
 
 
 def test_only_those_with_the_add_permission_file_change_requests(compliance_user):
