@@ -21,11 +21,10 @@ from simple_history.admin import SimpleHistoryAdmin
 from simple_history.utils import get_history_model_for_model
 
 from core.admin_site import AdminDoors, refuse_writes
+from core.evidence import history_entries_by
 
 # Reading any record's history (the admin's history pages and the API's /history/).
 HISTORY_PERMISSION = "core.view_history"
-
-from core.evidence import history_entries_by
 
 # Below this many rows an exact COUNT(*) is cheap enough.
 ESTIMATE_THRESHOLD = 50_000

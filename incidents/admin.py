@@ -46,18 +46,33 @@ def _domain_error(request, exc):
     messages.error(request, exc.message)
 
 
-class VisibleIncidentMixin:
+class RefusalsAsMessages:
+    """A service's refusal (a DomainError) on an add or change form is a message on the page.
+
+    Django runs the form's saves in one transaction; the error leaves it, so nothing
+    the form saved before the refusal is kept, and the page is shown again.
+    """
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as exc:
+            _domain_error(request, exc)
+            return redirect(request.get_full_path())
+
+
+class VisibleIncidentMixin(RefusalsAsMessages):
     """Records of incidents the admin user may not see do not exist for them."""
 
     incident_path = "incident"
 
     def get_queryset(self, request):
-        visible = queries.visible_incidents(request.user).values("pk")
+        visible = queries.fully_visible_incidents(request.user).values("pk")
         return super().get_queryset(request).filter(**{f"{self.incident_path}__in": visible})
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "incident":
-            kwargs["queryset"] = queries.visible_incidents(request.user)
+            kwargs["queryset"] = queries.fully_visible_incidents(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
@@ -203,7 +218,7 @@ class EscalateForm(forms.Form):
 
 
 @admin.register(Incident)
-class IncidentAdmin(AuditedAdmin):
+class IncidentAdmin(RefusalsAsMessages, AuditedAdmin):
     form = IncidentForm
     list_display = (
         "reference",
@@ -300,7 +315,9 @@ class IncidentAdmin(AuditedAdmin):
     change_list_template = "admin/incidents/incident/change_list.html"
 
     def get_queryset(self, request):
-        return queries.visible_incidents(request.user).select_related(
+        # The admin is the response team's workspace: a coordinator who only reported a
+        # confidential incident reads it in the self-service pages, not here with its inlines.
+        return queries.fully_visible_incidents(request.user).select_related(
             "category", "incident_manager", "reporter"
         )
 
@@ -441,19 +458,9 @@ class IncidentAdmin(AuditedAdmin):
             return
         created = services.incident_report(
             actor=request.user,
-            **{
-                name: form.cleaned_data.get(name)
-                for name in services.DESCRIPTIVE_FIELDS
-                if name not in ("incident_manager",)
-            },
+            **{name: form.cleaned_data.get(name) for name in services.DESCRIPTIVE_FIELDS},
             anonymous=form.cleaned_data.get("anonymous", False),
         )
-        if form.cleaned_data.get("incident_manager"):
-            services.incident_update(
-                incident=created,
-                actor=request.user,
-                incident_manager=form.cleaned_data["incident_manager"],
-            )
         obj.pk = created.pk
         obj._state.adding = False
         obj.refresh_from_db()
@@ -666,9 +673,13 @@ class EscalationAdmin(VisibleIncidentMixin, AuditedAdmin):
 
     @admin.action(description="Acknowledge selected escalations", permissions=["change"])
     def acknowledge_selected(self, request, queryset):
-        for escalation in queryset:
-            services.escalation_acknowledge(escalation=escalation, actor=request.user)
-        messages.success(request, "Escalations acknowledged.")
+        for escalation in queryset.select_related("incident"):
+            try:
+                services.escalation_acknowledge(escalation=escalation, actor=request.user)
+            except DomainError as exc:
+                messages.error(request, f"{escalation.incident.reference}: {exc.message}")
+            else:
+                messages.success(request, f"{escalation.incident.reference}: acknowledged.")
 
 
 @admin.register(TimelineEntry)
@@ -758,13 +769,6 @@ class CommunicationAdmin(VisibleIncidentMixin, AuditedAdmin):
         obj.pk = sent.pk
         obj._state.adding = False
         obj.refresh_from_db()
-
-    def add_view(self, request, form_url="", extra_context=None):
-        try:
-            return super().add_view(request, form_url, extra_context)
-        except DomainError as exc:
-            _domain_error(request, exc)
-            return redirect(request.get_full_path())
 
 
 @admin.register(Action)

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import connections
 from django.db.models import (
     Avg,
+    BooleanField,
     Count,
     DurationField,
     Exists,
@@ -15,6 +16,7 @@ from django.db.models import (
     OuterRef,
     Q,
     Subquery,
+    Value,
 )
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
@@ -42,26 +44,74 @@ def sees_reporter_identity(user):
     return user.is_superuser or user.has_perm(SEE_REPORTER)
 
 
-def visible_incidents(user):
-    """The incidents `user` may know exist.
+def _seen_in_full(user):
+    """The condition for incidents `user` sees in full: None for all of them, False for none."""
+    if not user.is_authenticated:
+        return False
+    if sees_everything(user):
+        return None
+    if not user.has_perm("incidents.view_incident"):
+        return False
+    on_team = Q(incident_manager=user) | Q(
+        Exists(TeamMember.objects.filter(incident=OuterRef("pk"), user=user))
+    )
+    return Q(confidential=False) | on_team
+
+
+def fully_visible_incidents(user):
+    """The incidents `user` may see in full and work on (their timeline, team, actions, review).
 
     - Compliance and superusers: all.
     - Coordinators (view permission): every non-confidential incident, and the
       confidential ones whose response team they are on (manager or member).
-    - Everyone else: the incidents they reported themselves. A reporter keeps
-      seeing their own report even when it is confidential (they wrote it).
+    - Everyone else: none. Having reported an incident is not enough: a reporter
+      sees what they reported (`visible_incidents`), not the response to it.
+    """
+    condition = _seen_in_full(user)
+    if condition is False:
+        return Incident.objects.none()
+    return Incident.objects.all() if condition is None else Incident.objects.filter(condition)
+
+
+def visible_incidents(user):
+    """The incidents `user` may know exist: `fully_visible_incidents(user)` and their own reports.
+
+    A reporter keeps seeing their own report even when it is confidential (they
+    wrote it), but only what they reported and its status: see `can_see`.
     """
     if not user.is_authenticated:
         return Incident.objects.none()
-    if sees_everything(user):
+    condition = _seen_in_full(user)
+    if condition is None:
         return Incident.objects.all()
-    own = Q(reporter=user)
-    if user.has_perm("incidents.view_incident"):
-        on_team = Q(incident_manager=user) | Q(
-            Exists(TeamMember.objects.filter(incident=OuterRef("pk"), user=user))
-        )
-        return Incident.objects.filter(Q(confidential=False) | on_team | own)
-    return Incident.objects.filter(own)
+    if condition is False:
+        return Incident.objects.filter(reporter=user)
+    return Incident.objects.filter(condition | Q(reporter=user))
+
+
+def can_see(user, incident):
+    """Whether `user` may see `incident` in full and work on it (see `fully_visible_incidents`).
+
+    Every write service asks this of its actor, on the locked row, besides the model
+    permission; the API and the admin ask it to choose the reporter's reduced view.
+    """
+    if user is None or not user.is_authenticated:
+        return False
+    if sees_everything(user):
+        return True
+    if not user.has_perm("incidents.view_incident"):
+        return False
+    if not incident.confidential or incident.incident_manager_id == user.pk:
+        return True
+    return TeamMember.objects.filter(incident_id=incident.pk, user=user).exists()
+
+
+def seen_in_full_annotation(user):
+    """`seen_in_full` per row of a list, in the list's own query (no query per row)."""
+    condition = _seen_in_full(user)
+    if condition is None or condition is False:
+        return Value(condition is None, output_field=BooleanField())
+    return ExpressionWrapper(condition, output_field=BooleanField())
 
 
 TALLY_TABLE = (
@@ -271,8 +321,12 @@ def _mean_minutes(qs, field):
 
 
 def incident_metrics(user, since=None, until=None):
-    """The metrics of product.md §1 over the incidents `user` may see, in a fixed number of queries."""
-    qs = visible_incidents(user)
+    """The metrics of product.md §1 over the incidents `user` may see, in a fixed number of queries.
+
+    Over what they see in full: a confidential report of their own, outside its team,
+    would otherwise count its escalations and late actions for them.
+    """
+    qs = fully_visible_incidents(user)
     if since:
         qs = qs.filter(reported_at__gte=since)
     if until:

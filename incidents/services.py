@@ -14,6 +14,7 @@ from core.models import OutgoingEmail
 from plans import queries as plan_queries
 from plans import services as plan_services
 
+from . import queries
 from .models import (
     PLACEHOLDERS,
     REOPEN_FROM,
@@ -47,6 +48,21 @@ DESCRIPTIVE_FIELDS = (
     "confidential",
     "incident_manager",
 )
+
+
+def _require(actor, perm, incident=None):
+    """Refuse unless `actor` holds the model permission `perm` and, given an incident, may
+    see it in full (`queries.can_see`), whichever interface asked (admin, API, command).
+
+    Ask it on the locked row, so a confidentiality or team change made meanwhile counts.
+    There is no "system" exemption here: scheduled work that must act whoever runs it
+    (the escalation timer) calls the unchecked internal step itself, and `actor=None`
+    (no person) is refused like anyone without the permission.
+    """
+    if actor is None or not actor.has_perm(perm):
+        raise NotPermitted("You do not have permission to do this.")
+    if incident is not None and not queries.can_see(actor, incident):
+        raise NotPermitted("You may not work on this incident.")
 
 
 def _save(instance, *, actor, reason="", **save_kwargs):
@@ -107,8 +123,16 @@ def incident_report(
     anonymous=False,
     confidential=False,
     reported_at=None,
+    incident_manager=None,
 ):
-    """File a report. The reporter is kept even when anonymous (compliance may see it)."""
+    """File a report. The reporter is kept even when anonymous (compliance may see it).
+
+    `incident_manager` (coordinators only) names the manager in the same step, so whoever
+    files a confidential incident for someone else never needs to see it afterwards.
+    """
+    _require(actor, "incidents.add_incident")
+    if incident_manager is not None:
+        _require(actor, "incidents.change_incident")
     now = reported_at or timezone.now()
     incident = Incident(
         title=title,
@@ -124,6 +148,7 @@ def incident_report(
         anonymous=anonymous,
         confidential=confidential,
         reporter=_person(actor),
+        incident_manager=incident_manager,
     )
     if category is not None and category.plan_id:
         incident.plan_version = plan_queries.version_in_force(category.plan, now)
@@ -150,13 +175,16 @@ def incident_update(*, incident, actor, reason="", **fields):
     if unknown:
         raise InvalidInput(f"These fields cannot be changed here: {', '.join(sorted(unknown))}.")
     incident = _lock(incident)
-    before = incident.priority
+    _require(actor, "incidents.change_incident", incident)
+    before, was_confidential = incident.priority, incident.confidential
     fields = {name: value for name, value in fields.items() if getattr(incident, name) != value}
     if not fields:
         return incident
     for name, value in fields.items():
         setattr(incident, name, value)
     _save(incident, actor=actor, reason=reason or "Edited")
+    if incident.confidential and not was_confidential:
+        _withdraw_change_request_text(incident, actor=actor)
     if incident.priority != before:
         _timeline(
             incident,
@@ -175,6 +203,7 @@ def allowed_transitions(incident):
 def incident_transition(*, incident, actor, status, reason=""):
     """Move an incident to its next phase: checked, stamped, on the timeline, with who and why."""
     incident = _lock(incident)
+    _require(actor, "incidents.change_incident", incident)
     current = Status(incident.status)
     try:
         target = Status(status)
@@ -228,6 +257,9 @@ def incident_transition(*, incident, actor, status, reason=""):
 @transaction.atomic
 def team_member_add(*, incident, actor, user, role=TeamMember.Role.RESPONDER):
     incident = _lock(incident)
+    _require(actor, "incidents.add_teammember", incident)
+    if TeamMember.objects.filter(incident=incident, user=user).exists():
+        _require(actor, "incidents.change_teammember", incident)
     member, created = TeamMember.objects.get_or_create(
         incident=incident, user=user, defaults={"role": role}
     )
@@ -249,6 +281,7 @@ def team_member_add(*, incident, actor, user, role=TeamMember.Role.RESPONDER):
 @transaction.atomic
 def team_member_remove(*, member, actor, reason=""):
     incident = _lock(member.incident)
+    _require(actor, "incidents.delete_teammember", incident)
     name = member.user.get_full_name() or member.user.username
     stamp(member, actor=actor, reason=reason or "Removed from the team")
     member.delete()
@@ -270,11 +303,27 @@ def incident_escalate(
     *, incident, actor, level, reason, to_user=None, to_group=None, automatic=False, rule=None
 ):
     """Hand an incident up (or across): recorded, on the timeline, and the recipients are told."""
+    incident = _lock(incident)
+    _require(actor, "incidents.add_escalation", incident)
+    return _escalate(
+        incident=incident,
+        actor=actor,
+        level=level,
+        reason=reason,
+        to_user=to_user,
+        to_group=to_group,
+        automatic=automatic,
+        rule=rule,
+    )
+
+
+def _escalate(*, incident, actor, level, reason, to_user, to_group, automatic, rule):
+    """The escalation itself, on a locked incident, without asking the actor's permission
+    (`incident_escalate` asks; the escalation timer acts whoever runs it)."""
     if (to_user is None) == (to_group is None):
         raise InvalidInput("Escalate to exactly one person or one group.", field="to_user")
     if not (reason or "").strip():
         raise InvalidInput("Say why you escalate.", field="reason")
-    incident = _lock(incident)
     if not incident.is_open:
         raise TransitionNotAllowed("Only open incidents can be escalated.")
     escalation = Escalation(
@@ -295,22 +344,45 @@ def incident_escalate(
         text=f"Escalated to {target} (level {escalation.get_level_display()}): {escalation.reason}",
         actor=actor,
     )
-    _mail(
+    _mail(*escalation_message(escalation), _escalation_recipients(escalation), about=escalation)
+    return escalation
+
+
+def escalation_message(escalation):
+    """(subject, body) of the email telling the recipients of an escalation.
+
+    The recipients are whoever it was escalated to (a whole group, perhaps), not the
+    incident's team: for a confidential incident the email carries its reference,
+    priority, status and level and a link, never its title or the escalation's reason;
+    the link opens it only for those who may see it.
+    """
+    incident = escalation.incident
+    heading = f"{incident.reference} ({incident.priority}, {incident.get_status_display()})"
+    level = escalation.get_level_display()
+    if incident.confidential:
+        return (
+            f"[{incident.priority}] Escalated to you: {incident.reference} (confidential)",
+            (
+                f"{heading} has been escalated to you at level {level}.\n\n"
+                "It is confidential: its details are shown only to its response team, "
+                f"compliance and administrators.\n\n{incident_url(incident)}\n"
+            ),
+        )
+    return (
         f"[{incident.priority}] Escalated to you: {incident.reference} {incident.title}",
         (
-            f"{incident.reference} ({incident.priority}, {incident.get_status_display()}) has been "
-            f"escalated to you at level {escalation.get_level_display()}.\n\n"
+            f"{heading} has been escalated to you at level {level}.\n\n"
             f"Reason: {escalation.reason}\n\n{incident_url(incident)}\n"
         ),
-        _escalation_recipients(escalation),
-        about=escalation,
     )
-    return escalation
 
 
 @transaction.atomic
 def escalation_acknowledge(*, escalation, actor):
+    """The person (or a member of the group) escalated to acknowledges; so may the team."""
     escalation = Escalation.objects.select_for_update().get(pk=escalation.pk)
+    if not _addressed_to(escalation, actor):
+        _require(actor, "incidents.change_escalation", escalation.incident)
     if escalation.acknowledged_at is not None:
         return escalation
     escalation.acknowledged_at = timezone.now()
@@ -325,6 +397,14 @@ def escalation_acknowledge(*, escalation, actor):
     return escalation
 
 
+def _addressed_to(escalation, actor):
+    if actor is None or not actor.is_authenticated or not actor.is_active:
+        return False
+    if escalation.to_user_id is not None:
+        return escalation.to_user_id == actor.pk
+    return actor.groups.filter(pk=escalation.to_group_id).exists()
+
+
 def escalate_overdue(*, actor, now=None):
     """Escalate, once per rule, every open incident past its acknowledge target.
 
@@ -332,6 +412,10 @@ def escalate_overdue(*, actor, now=None):
     (a busy one is left to whoever holds it), and a unique index on
     (incident, rule) for automatic escalations makes a duplicate impossible.
     Returns the escalations created.
+
+    The rules escalate, not `actor`: it is recorded as whoever ran the timer (the
+    system user by default) and its permissions are not asked, so a confidential
+    incident outside its team is escalated too. Only the cron command calls this.
     """
     from .queries import overdue_for_escalation
 
@@ -354,7 +438,7 @@ def escalate_overdue(*, actor, now=None):
                 target = ResponseTarget.objects.filter(priority=locked.priority).first()
                 minutes = target.acknowledge_minutes if target else 0
                 created.append(
-                    incident_escalate(
+                    _escalate(
                         incident=locked,
                         actor=actor,
                         level=rule.level,
@@ -375,7 +459,9 @@ def escalate_overdue(*, actor, now=None):
 def timeline_note_add(*, incident, actor, text):
     if not (text or "").strip():
         raise InvalidInput("A note needs text.", field="text")
-    return _timeline(_lock(incident), kind=TimelineEntry.Kind.NOTE, text=text.strip(), actor=actor)
+    incident = _lock(incident)
+    _require(actor, "incidents.add_timelineentry", incident)
+    return _timeline(incident, kind=TimelineEntry.Kind.NOTE, text=text.strip(), actor=actor)
 
 
 def next_update_due(incident, target=None):
@@ -397,16 +483,19 @@ def render_placeholders(text, incident):
         raise InvalidInput(f"Unknown placeholder(s): {', '.join(sorted(unknown))}.")
     due = next_update_due(incident)
     manager = incident.incident_manager
+    # A template is written once for every incident and sent to whole audiences: for a
+    # confidential incident its placeholders never pour its descriptive text into them.
+    hidden = incident.confidential
     values = {
         "reference": incident.reference,
-        "title": incident.title,
+        "title": "Confidential incident" if hidden else incident.title,
         "status": incident.get_status_display(),
         "priority": incident.priority,
         "category": incident.category.name,
         "incident_manager": (manager.get_full_name() or manager.username)
         if manager
         else "not assigned",
-        "affected_service": incident.affected_service or "—",
+        "affected_service": "confidential" if hidden else (incident.affected_service or "—"),
         "next_update_due": timezone.localtime(due).strftime("%d %b %Y %H:%M %Z") if due else "—",
     }
     return text.format_map(values)
@@ -418,6 +507,7 @@ def communication_send(
 ):
     """Render (from a template or as written), email the audience, log it and put it on the timeline."""
     incident = _lock(incident)
+    _require(actor, "incidents.add_communication", incident)
     if template is not None:
         subject = subject or template.subject
         body = body or template.body
@@ -465,6 +555,7 @@ def communication_send(
 @transaction.atomic
 def action_create(*, incident, actor, kind, description, owner=None, due_date=None):
     incident = _lock(incident)
+    _require(actor, "incidents.add_action", incident)
     action = Action(
         incident=incident, kind=kind, description=description, owner=owner, due_date=due_date
     )
@@ -484,7 +575,8 @@ def action_update(*, action, actor, **fields):
     unknown = set(fields) - allowed
     if unknown:
         raise InvalidInput(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
-    action = Action.objects.select_for_update().get(pk=action.pk)
+    action = Action.objects.select_for_update().select_related("incident").get(pk=action.pk)
+    _require(actor, "incidents.change_action", action.incident)
     before = action.status
     for name, value in fields.items():
         setattr(action, name, value)
@@ -526,6 +618,8 @@ def review_save(*, incident, actor, participants=None, **fields):
     review = PostIncidentReview.objects.filter(incident=incident).first() or PostIncidentReview(
         incident=incident
     )
+    verb = "add" if review.pk is None else "change"
+    _require(actor, f"incidents.{verb}_postincidentreview", incident)
     if review.status == PostIncidentReview.ReviewStatus.COMPLETED:
         raise TransitionNotAllowed("A completed review can no longer be edited.")
     for name, value in fields.items():
@@ -537,10 +631,75 @@ def review_save(*, incident, actor, participants=None, **fields):
     return review
 
 
+CONFIDENTIAL_CHANGE_REQUEST = {
+    "summary": "Plan change requested by the post-incident review of a confidential incident",
+    "details": (
+        "The requested change is written in the incident's post-incident review. The incident "
+        "is confidential: only its response team, compliance and administrators can open it "
+        "from the link, so ask them for the details."
+    ),
+    "source": "Post-incident review of a confidential incident",
+}
+
+
+def change_request_text(incident, review):
+    """What the plan change request a review files says (summary, details, source, link).
+
+    A change request is read by everyone who reads the plan (its list, search, the open
+    requests of each version, the admin), not only by the incident's team. So for a
+    confidential incident it copies nothing of the incident: not the review's text, not
+    its reference; only a link, which opens the incident for those who may see it.
+    """
+    if incident.confidential:
+        return {**CONFIDENTIAL_CHANGE_REQUEST, "source_url": incident_url(incident)}
+    return {
+        "summary": f"{incident.reference}: {review.plan_change_description[:250]}",
+        "details": review.plan_change_description,
+        "source": f"Post-incident review of {incident.reference}",
+        "source_url": incident_url(incident),
+    }
+
+
+def restate_confidential_change_requests(*, actor):
+    """Restate every change request a confidential incident's review filed that still
+    quotes it (filed before requests were written this way); returns how many. Idempotent."""
+    reviews = (
+        PostIncidentReview.objects.filter(
+            incident__confidential=True, plan_change_request__isnull=False
+        )
+        .exclude(plan_change_request__summary=CONFIDENTIAL_CHANGE_REQUEST["summary"])
+        .select_related("incident")
+    )
+    restated = 0
+    for review in reviews:
+        with transaction.atomic():
+            _withdraw_change_request_text(review.incident, actor=actor)
+        restated += 1
+    return restated
+
+
+def _withdraw_change_request_text(incident, *, actor):
+    """An incident made confidential: its review's change request stops quoting it.
+
+    (The request's history keeps what it said before, as every history does; it was
+    written while the incident was open to all coordinators.)
+    """
+    review = PostIncidentReview.objects.filter(incident=incident).first()
+    if review is None or review.plan_change_request_id is None:
+        return
+    plan_services.change_request_restate(
+        change_request=review.plan_change_request,
+        actor=actor,
+        reason="Its incident became confidential",
+        **CONFIDENTIAL_CHANGE_REQUEST,
+    )
+
+
 @transaction.atomic
 def review_complete(*, incident, actor):
     """Complete the review; when it asks for a plan change, the plan's owner gets a change request."""
     incident = _lock(incident)
+    _require(actor, "incidents.change_postincidentreview", incident)
     review = PostIncidentReview.objects.select_for_update().filter(incident=incident).first()
     if review is None:
         raise TransitionNotAllowed("Write the post-incident review before completing it.")
@@ -559,12 +718,7 @@ def review_complete(*, incident, actor):
     plan = incident.category.plan
     if review.plan_change_needed and plan is not None and review.plan_change_request_id is None:
         review.plan_change_request = plan_services.change_request_create(
-            plan=plan,
-            actor=actor,
-            summary=f"{incident.reference}: {review.plan_change_description[:250]}",
-            details=review.plan_change_description,
-            source=f"Post-incident review of {incident.reference}",
-            source_url=incident_url(incident),
+            plan=plan, actor=actor, **change_request_text(incident, review)
         )
     _save(review, actor=actor, reason="Review completed")
     _timeline(

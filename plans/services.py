@@ -432,7 +432,12 @@ UNCHANGED_LINK = {"exclude": ["source_url"]}
 
 @transaction.atomic
 def change_request_create(*, plan, actor, summary, details="", source="", source_url=""):
-    """Ask for a change to a plan; the plan's next draft lists it until a version addresses it."""
+    """Ask for a change to a plan; the plan's next draft lists it until a version addresses it.
+
+    Every reader of the plan reads the request: the app that files it on behalf of a
+    record of its own (a review, an exercise) writes only what those readers may know.
+    """
+    _require(actor, "plans.add_planchangerequest", "You may not request plan changes.")
     request = PlanChangeRequest(
         plan=plan,
         requested_by=actor,
@@ -444,6 +449,16 @@ def change_request_create(*, plan, actor, summary, details="", source="", source
     return _save(
         request, actor=actor, reason=f"Change requested{f' by {source}' if source else ''}"
     )
+
+
+@transaction.atomic
+def change_request_restate(*, change_request, actor, summary, details, source, reason):
+    """Replace what a request says, for the app that filed it (e.g. its source became
+    confidential). No role edits requests; this is the filer's own correction, so it asks
+    no permission of the actor, who is recorded with `reason` in the history."""
+    request = PlanChangeRequest.objects.select_for_update().get(pk=change_request.pk)
+    request.summary, request.details, request.source = summary, details, source
+    return _save(request, actor=actor, reason=reason)
 
 
 @transaction.atomic

@@ -59,6 +59,10 @@ class IncidentListSerializer(serializers.ModelSerializer):
             return None
         return incident.reporter_id
 
+    def to_representation(self, incident):
+        data = super().to_representation(incident)
+        return data if seen_in_full(incident) else {**data, **REDUCED_ROW}
+
     def get_target_state(self, incident) -> str | None:
         targets = self.context.get("targets")
         if targets is None:
@@ -67,6 +71,15 @@ class IncidentListSerializer(serializers.ModelSerializer):
 
 
 _datetime = serializers.DateTimeField().to_representation
+
+# A list row of an incident its reader only reported: who runs the response and how its
+# targets stand are the response's, not what they reported (see IncidentReporterSerializer).
+REDUCED_ROW = {"incident_manager": None, "target_state": None}
+
+
+def seen_in_full(incident):
+    """The `seen_in_full` annotation of the API's querysets (rows built elsewhere: in full)."""
+    return getattr(incident, "seen_in_full", True)
 
 
 class IncidentListRowSerializer(IncidentListSerializer):
@@ -77,7 +90,7 @@ class IncidentListRowSerializer(IncidentListSerializer):
     def to_representation(self, incident):
         sees_reporter = self.context.get("sees_reporter", False)
         targets = self.context.get("targets")
-        return {
+        row = {
             "id": incident.id,
             "reference": incident.reference,
             "title": incident.title,
@@ -102,6 +115,7 @@ class IncidentListRowSerializer(IncidentListSerializer):
                 None if targets is None else queries.target_states(incident, targets).worst
             ),
         }
+        return row if seen_in_full(incident) else {**row, **REDUCED_ROW}
 
 
 class TargetStatesSerializer(serializers.Serializer):
@@ -116,6 +130,40 @@ class TeamMemberSerializer(serializers.ModelSerializer):
     class Meta:
         model = TeamMember
         fields = ("user", "role", "added_at")
+
+
+class IncidentReporterSerializer(IncidentListSerializer):
+    """What someone reads who reported an incident but may not otherwise see it (a
+    confidential one outside its team, or any report of a Staff member): what they
+    reported and its status; not its team, manager, targets, phases or anything of the
+    response (timeline, escalations, actions, review, history answer 404 to them)."""
+
+    class Meta(IncidentListSerializer.Meta):
+        fields = (
+            "id",
+            "reference",
+            "title",
+            "description",
+            "affected_service",
+            "observed_impact",
+            "actions_taken",
+            "category",
+            "category_name",
+            "impact",
+            "urgency",
+            "priority",
+            "status",
+            "occurred_at",
+            "reported_at",
+            "is_late",
+            "confidential",
+            "anonymous",
+            "reporter",
+        )
+        read_only_fields = fields
+
+    def to_representation(self, incident):
+        return serializers.ModelSerializer.to_representation(self, incident)
 
 
 class IncidentDetailSerializer(IncidentListSerializer):

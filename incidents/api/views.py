@@ -41,6 +41,8 @@ class HasPerm(permissions.BasePermission):
 
 
 CHANGE = "incidents.change_incident"
+# The only actions open to someone who reported an incident but may not otherwise see it.
+REPORTER_ACTIONS = {"retrieve", "create"}
 # Query parameters that page or sort the incident list without narrowing it.
 UNNARROWING_PARAMS = {"page", "page_size", "ordering", "format"}
 
@@ -75,12 +77,37 @@ class IncidentViewSet(
     }
 
     def get_queryset(self):
+        user = self.request.user
+        seen_in_full = queries.seen_in_full_annotation(user)
         if self.action == "list":
-            return queries.incident_list_rows(self.request.user)
-        qs = queries.incident_list(self.request.user)
+            return queries.incident_list_rows(user).annotate(seen_in_full=seen_in_full)
+        if self.action in REPORTER_ACTIONS:
+            qs = queries.incident_list(user).annotate(seen_in_full=seen_in_full)
+        else:
+            # Edits, steps and the nested lists (timeline, escalations, actions, history)
+            # exist only for those who see the incident in full: a reporter gets 404.
+            qs = queries.fully_visible_incidents(user).select_related("category")
         if self.action == "retrieve" or self.action == "partial_update":
             qs = qs.prefetch_related("team")
         return qs
+
+    def _seen_in_full(self, incident):
+        seen = getattr(incident, "seen_in_full", None)
+        return queries.can_see(self.request.user, incident) if seen is None else seen
+
+    def get_object(self):
+        incident = super().get_object()
+        # Read by get_serializer_class: whatever shows this incident from here on (the
+        # browsable API's forms too) shows a reporter only what they reported.
+        self.reporter_only = not self._seen_in_full(incident)
+        return incident
+
+    def read_representation(self, instance):
+        """The detail, or for a reader who only reported it, what they reported and its status."""
+        if not self._seen_in_full(instance):
+            context = self.get_serializer_context()
+            return s.IncidentReporterSerializer(instance, context=context).data
+        return super().read_representation(instance)
 
     def count_rows(self, queryset):
         """The list's total; see queries.visible_count (parameters that only page or sort the
@@ -91,6 +118,8 @@ class IncidentViewSet(
         return queries.visible_count(self.request.user, queryset, narrowed=narrowed)
 
     def get_serializer_class(self):
+        if getattr(self, "reporter_only", False):
+            return s.IncidentReporterSerializer
         return {
             "list": s.IncidentListRowSerializer,
             "create": s.IncidentReportSerializer,
@@ -228,7 +257,7 @@ class ActionViewSet(
     action_perms = {"partial_update": {"PATCH": "incidents.change_action"}}
 
     def get_queryset(self):
-        visible = queries.visible_incidents(self.request.user)
+        visible = queries.fully_visible_incidents(self.request.user)
         return Action.objects.filter(incident__in=visible.values("pk"))
 
     def perform_update(self, serializer):
