@@ -33,6 +33,8 @@ from django.db.models import Field
 from django.http import Http404, HttpResponseNotAllowed
 from django.urls import path
 
+from core.roles import reads_only
+
 READ_METHODS = ("GET", "HEAD")
 
 
@@ -114,6 +116,17 @@ class AdminDoors:
 
     def history_view(self, request, object_id, extra_context=None):
         return refuse_writes(request) or super().history_view(request, object_id, extra_context)
+
+    # Compliance is read-only by every admin door (core.roles.reads_only); Django refuses a
+    # POST to a change or add page, an action or a delete when these say no.
+    def has_add_permission(self, request, *args, **kwargs):
+        return not reads_only(request.user) and super().has_add_permission(request, *args, **kwargs)
+
+    def has_change_permission(self, request, obj=None):
+        return not reads_only(request.user) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not reads_only(request.user) and super().has_delete_permission(request, obj)
 
 
 class CaseAdminSite(AdminSite):

@@ -21,6 +21,9 @@ class Audit(models.Model):
         permissions = [
             ("view_history", "Can read the audit history of any record"),
             ("export_history", "Can export the audit history"),
+            # Held by Compliance: the admin offers no add, change or delete to its holders,
+            # whatever other role they have (see core.roles.reads_only).
+            ("read_only_everywhere", "Reads everything and changes nothing in the admin"),
         ]
 
     def __str__(self):

@@ -21,6 +21,7 @@ PERMISSIONS = {
     COORDINATORS: ["core.view_history", "auth.view_user", "auth.view_group"],
     PLAN_APPROVERS: ["auth.view_user", "auth.view_group"],
     COMPLIANCE: [
+        "core.read_only_everywhere",
         "core.view_history",
         "core.export_history",
         "core.view_historicaluser",
@@ -29,6 +30,16 @@ PERMISSIONS = {
     ],
     STAFF: [],
 }
+
+
+def reads_only(user):
+    """Compliance reads everything and changes nothing in the admin, whatever other role the
+    person holds (as Staff they still report and acknowledge on the self-service site)."""
+    return (
+        user.is_authenticated
+        and not user.is_superuser
+        and user.has_perm("core.read_only_everywhere")
+    )
 
 
 def role_patterns():

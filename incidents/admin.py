@@ -229,7 +229,7 @@ class IncidentAdmin(RefusalsAsMessages, AuditedAdmin):
         "incident_manager",
         "reported_at",
         "late",
-        "target_state",
+        # then the target column, built per request (get_list_display)
     )
     list_display_links = ("reference", "title")
     list_filter = (
@@ -333,10 +333,20 @@ class IncidentAdmin(RefusalsAsMessages, AuditedAdmin):
             count_rows=lambda rows: queries.visible_count(request.user, rows, narrowed=narrowed),
         )
 
-    def changelist_view(self, request, extra_context=None):
-        # Loaded once per page: the state column needs it for every row.
-        self._targets = queries.targets_by_priority()
-        return super().changelist_view(request, extra_context)
+    def get_list_display(self, request):
+        """The target column is built per request with the targets it needs, loaded once per
+        page: the admin instance is shared by every request (and thread), so it keeps none."""
+        targets = queries.targets_by_priority()
+
+        @admin.display(description="targets")
+        def target_state(obj):
+            state = queries.target_states(obj, targets).worst
+            if state is None:
+                return "—"
+            label, colour = STATE_LABELS[state]
+            return format_html('<span style="color:{};font-weight:600">{}</span>', colour, label)
+
+        return [*self.list_display, target_state]
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -344,18 +354,10 @@ class IncidentAdmin(RefusalsAsMessages, AuditedAdmin):
             fields.append("anonymous")
         return fields
 
-    @admin.display(description="late", boolean=True, ordering="is_late")
+    @admin.display(description="reported", ordering="is_late")
     def late(self, obj):
-        return obj.is_late
-
-    @admin.display(description="targets")
-    def target_state(self, obj):
-        targets = getattr(self, "_targets", None) or queries.targets_by_priority()
-        state = queries.target_states(obj, targets).worst
-        if state is None:
-            return "—"
-        label, colour = STATE_LABELS[state]
-        return format_html('<span style="color:{};font-weight:600">{}</span>', colour, label)
+        # In words: a tick for "late" read as "all is well".
+        return "late" if obj.is_late else "on time"
 
     @admin.display(description="reporter")
     def reporter_display(self, obj):

@@ -22,7 +22,7 @@ REACH = {
     "incidents.see_reporter_identity": (False, False, True, False),
     "incidents.delete_incident": (False, False, False, False),
     "plans.add_plan": (True, False, False, False),
-    "plans.change_planversion": (True, False, False, False),
+    "plans.change_planversion": (True, True, False, False),  # approvers may author (issue 12)
     "plans.approve_planversion": (False, True, False, False),
     "plans.publish_planversion": (False, True, False, False),
     "plans.view_unpublished_planversion": (True, True, True, False),
