@@ -64,6 +64,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads the request: a NUL reaching PostgreSQL is a 500 (core/middleware.py).
+    "core.middleware.RefuseNulMiddleware",
+    # Turns SQLite's "database is locked" after the busy timeout into 503 + Retry-After.
+    "core.middleware.DatabaseBusyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -105,8 +109,18 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Several threads (runserver, tests of concurrent requests) share one file.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Several threads and processes (runserver, gunicorn workers, the timer commands) share
+    # one file. WAL lets readers run while one writer writes; a writer waits up to `timeout`
+    # seconds for another to finish. IMMEDIATE makes every transaction take the write lock
+    # when it begins: a DEFERRED one that read first and then writes cannot wait for the
+    # lock (SQLite answers "database is locked" at once, to avoid a deadlock).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": int(env("SQLITE_TIMEOUT_SECONDS", "20")),
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        }
+    )
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not env_bool(
     "DB_JIT", False
 ):
@@ -133,6 +147,8 @@ AXES_FAILURE_LIMIT = int(env("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = float(env("AXES_COOLOFF_HOURS", "1"))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# The username an attempt is recorded under, never longer than its column (core/auth.py).
+AXES_USERNAME_CALLABLE = "core.auth.lockout_username"
 # Behind N trusted proxies set AXES_PROXY_COUNT=N; otherwise X-Forwarded-For
 # is not trusted (a client could forge it to dodge the lockout).
 AXES_IPWARE_PROXY_COUNT = int(env("AXES_PROXY_COUNT", "0")) or None
@@ -217,6 +233,16 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "core.renderers.BrowsableAPIRenderer",
+    ],
+    # DRF's parsers, refusing a NUL anywhere and JSON nested too deep with 400 (core/parsing.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "core.parsing.JSONParser",
+        "core.parsing.FormParser",
+        "core.parsing.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",

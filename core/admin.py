@@ -5,13 +5,16 @@ from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import connections
+from django.db import connections, models
 from django.http import Http404
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from simple_history.admin import SimpleHistoryAdmin
+
+from core.parsing import parse_id
 
 # Below this many rows an exact COUNT(*) is cheap enough.
 ESTIMATE_THRESHOLD = 50_000
@@ -55,6 +58,30 @@ class AuditedAdmin(SimpleHistoryAdmin):
             str(obj.pk),
             format_html(_("Select this object for an action - {}"), str(obj)),
         )
+
+    def response_action(self, request, queryset):
+        """Run an action only on selected ids the primary key can hold.
+
+        Django filters `pk__in` with the posted `_selected_action` values as they are: "²" or
+        "abc" make the query raise (a 500), "٣" quietly means 3. Drop what is not an id; with
+        nothing left Django says that items must be selected.
+        """
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        valid = [value for value in selected if self._is_pk_value(value)]
+        if len(valid) != len(selected):
+            request.POST = request.POST.copy()
+            request.POST.setlist(helpers.ACTION_CHECKBOX_NAME, valid)
+        return super().response_action(request, queryset)
+
+    def _is_pk_value(self, value):
+        pk = self.model._meta.pk
+        if isinstance(pk, models.IntegerField):  # AutoField and BigAutoField too
+            return parse_id(value) is not None
+        try:
+            pk.get_prep_value(pk.to_python(value))
+        except (ValidationError, ValueError, TypeError):
+            return False
+        return True
 
     def history_view(self, request, object_id, extra_context=None):
         # simple-history falls back to the last historical record when the object

@@ -16,6 +16,7 @@ from django.utils.html import format_html, format_html_join
 
 from core.admin import AuditedAdmin
 from core.errors import DomainError
+from core.parsing import parse_id
 
 from . import queries, services
 from .models import (
@@ -519,8 +520,8 @@ class PlanVersionAdmin(AuditedAdmin):
         if not request.user.has_perm("plans.view_planversion"):
             raise PermissionDenied
         visible = queries.visible_versions(request.user).select_related("plan")
-        plan_id = request.GET.get("plan", "")
-        if not plan_id.isdigit():
+        plan_id = parse_id(request.GET.get("plan"))
+        if plan_id is None:
             raise Http404
         plan = get_object_or_404(Plan, pk=plan_id)
         versions = list(visible.filter(plan=plan).order_by("-number"))

@@ -19,6 +19,7 @@ from core.api import (
     check_if_match,
     with_etag,
 )
+from core.parsing import parse_id
 
 from .. import queries, services
 from ..models import Acknowledgement, PlanChangeRequest, PlanVersion, Review, Section
@@ -124,6 +125,10 @@ class PlanVersionViewSet(
         )
 
     def get_serializer_class(self):
+        # The browsable API builds each action's form from this: a section's PATCH form must
+        # be the section's fields, not the version's (it rendered a Section as a version: 500).
+        if self.action == "section":
+            return s.SectionWriteSerializer
         return s.VersionListSerializer if self.action == "list" else s.VersionSerializer
 
     def _read(self, version):
@@ -248,12 +253,12 @@ class PlanVersionViewSet(
     def diff(self, request, pk=None):
         """Section-by-section word differences from version `against` to this one (same plan)."""
         version = self.get_object()
-        against = request.query_params.get("against", "")
-        if not against.isdigit():
+        against = parse_id(request.query_params.get("against"))
+        if against is None:
             raise ValidationError({"against": ["Give the id of another version of this plan."]})
         other = (
             queries.visible_versions(request.user)
-            .filter(pk=int(against), plan_id=version.plan_id)
+            .filter(pk=against, plan_id=version.plan_id)
             .select_related("plan")
             .first()
         )
