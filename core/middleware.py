@@ -8,10 +8,10 @@
   `Retry-After`), never a 500.
 """
 
-from django.db import OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
+from core.database import is_database_busy
 from core.parsing import NUL_MESSAGE, form_has_nul
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -55,10 +55,6 @@ class RefuseNulMiddleware:
         if request_has_nul(request):
             return refusal(request, 400, NUL_MESSAGE, "invalid")
         return self.get_response(request)
-
-
-def is_database_busy(exc):
-    return isinstance(exc, OperationalError) and "locked" in str(exc).lower()
 
 
 class DatabaseBusyMiddleware:
