@@ -37,17 +37,18 @@ class ModelPermissions(permissions.DjangoModelPermissions):
 
 
 class OfferedMethodsFirstMixin:
-    """A method the endpoint does not offer answers 405, before any permission is checked.
+    """A method the endpoint does not offer answers 405 to anyone signed in, before any other
+    permission is checked (anonymous clients still get 401/403 first).
 
     DRF checks permissions before it looks for a handler, so a DELETE on `…/history/` from
     someone the action's own permission refuses answered 403 (`ModelPermissions` covers only
     the viewsets' default permission, not an action's `permission_classes`).
     """
 
-    def initial(self, request, *args, **kwargs):
-        if request.method not in self.allowed_methods:
-            self.http_method_not_allowed(request, *args, **kwargs)
-        super().initial(request, *args, **kwargs)
+    def check_permissions(self, request):
+        if request.method not in self.allowed_methods and request.user.is_authenticated:
+            self.http_method_not_allowed(request)
+        super().check_permissions(request)
 
 
 class AuditedViewMixin(OfferedMethodsFirstMixin):
