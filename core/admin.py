@@ -5,7 +5,7 @@ from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.paginator import Paginator
 from django.db import connections, models
 from django.http import Http404
@@ -41,6 +41,18 @@ class EstimatedCountPaginator(Paginator):
         return super().count
 
 
+def is_value_for(field, value):
+    """Whether `value` (from a form or query string) can be stored in `field`: integer ids in
+    ASCII digits within range (Python's int() takes "٣" as 3), others by the field's parsing."""
+    if isinstance(field, models.IntegerField):  # AutoField and BigAutoField too
+        return parse_id(value) is not None
+    try:
+        field.get_prep_value(field.to_python(value))
+    except (ValidationError, ValueError, TypeError):
+        return False
+    return True
+
+
 class AuditedAdmin(SimpleHistoryAdmin):
     """Base admin for every model of ours: history page, cheap changelists, no hidden history."""
 
@@ -67,21 +79,25 @@ class AuditedAdmin(SimpleHistoryAdmin):
         nothing left Django says that items must be selected.
         """
         selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
-        valid = [value for value in selected if self._is_pk_value(value)]
+        valid = [value for value in selected if is_value_for(self.model._meta.pk, value)]
         if len(valid) != len(selected):
             request.POST = request.POST.copy()
             request.POST.setlist(helpers.ACTION_CHECKBOX_NAME, valid)
         return super().response_action(request, queryset)
 
-    def _is_pk_value(self, value):
-        pk = self.model._meta.pk
-        if isinstance(pk, models.IntegerField):  # AutoField and BigAutoField too
-            return parse_id(value) is not None
-        try:
-            pk.get_prep_value(pk.to_python(value))
-        except (ValidationError, ValueError, TypeError):
-            return False
-        return True
+    def get_changeform_initial_data(self, request):
+        """Django's initial values from the query string (`add/?incident=3`), without ids that
+        cannot exist: the related-object widget looked "²" up and the add page answered 500."""
+        initial = super().get_changeform_initial_data(request)
+        for name, value in list(initial.items()):
+            try:
+                field = self.model._meta.get_field(name)
+            except FieldDoesNotExist:
+                continue
+            values = value if isinstance(value, list) else [value]
+            if field.is_relation and not all(is_value_for(field.target_field, v) for v in values):
+                del initial[name]
+        return initial
 
     def history_view(self, request, object_id, extra_context=None):
         # simple-history falls back to the last historical record when the object

@@ -249,6 +249,21 @@ def test_an_admin_action_keeps_the_good_ids_of_a_mixed_selection(world, superuse
 
 
 @pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/incidents/postincidentreview/add/?incident=²",
+        "/admin/incidents/action/add/?incident=abc",
+        "/admin/incidents/incident/add/?category=²",
+        "/admin/plans/plan/add/?owner=٣x&audience=1,²",
+        "/admin/training/session/add/?course=" + "9" * 30,
+    ],
+)
+def test_an_admin_add_form_ignores_an_initial_value_that_is_no_id(world, superuser, path):
+    response = page_as(superuser).get(path)
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
     "session_text, score", [("²", "1"), ("{session}", "²"), ("{session}", "٣")]
 )
 def test_an_attendance_sheet_with_non_ascii_digits_names_the_bad_cells(
