@@ -7,6 +7,7 @@ from the file a real deployment uses: this process is configured like `make run`
     python -m tests.core.sqlite_worker acknowledge VERSION_ID USER_ID CLIENTS
     python -m tests.core.sqlite_worker escalate USERNAME RUNS
     python -m tests.core.sqlite_worker locked VERSION_ID USER_ID
+    python -m tests.core.sqlite_worker escalate-while-locked USERNAME SECONDS
 """
 
 import json
@@ -106,6 +107,38 @@ def _locked(version_id, user_id):
     }
 
 
+def _escalate_while_locked(username, seconds):
+    """Another process holds the write lock for `seconds` (longer than the busy timeout)
+    while the timer runs."""
+    import sqlite3
+    import time
+    from io import StringIO
+
+    from django.conf import settings
+    from django.core.management import call_command
+
+    holder = sqlite3.connect(
+        settings.DATABASES["default"]["NAME"], isolation_level=None, check_same_thread=False
+    )
+    holder.execute("BEGIN IMMEDIATE")
+
+    def release():
+        time.sleep(seconds)
+        holder.execute("ROLLBACK")
+
+    releaser = threading.Thread(target=release)
+    releaser.start()
+    out = StringIO()
+    try:
+        call_command("escalate_overdue_incidents", "--user", username, stdout=out)
+        outcome = {"ok": True, "out": out.getvalue()}
+    except Exception as exc:  # noqa: BLE001  (reported to the test, which asserts none)
+        outcome = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    releaser.join()
+    holder.close()
+    return outcome
+
+
 def main(argv):
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
@@ -114,6 +147,8 @@ def main(argv):
     command, *args = argv
     if command == "acknowledge":
         result = _acknowledge(int(args[0]), int(args[1]), int(args[2]))
+    elif command == "escalate-while-locked":
+        result = _escalate_while_locked(args[0], float(args[1]))
     elif command == "locked":
         result = _locked(int(args[0]), int(args[1]))
     else:

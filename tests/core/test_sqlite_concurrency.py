@@ -97,16 +97,20 @@ def test_thirty_concurrent_duplicate_acknowledgements_give_one_row_and_no_500(sq
     )
 
 
-@pytest.mark.django_db(transaction=True)
-def test_two_escalation_timers_at_once_on_sqlite_both_finish_and_escalate_once(sqlite_file):
+def overdue_p1_incidents(n):
     manager = factories.coordinator(username="mgr")
     f.targets()
     EscalationRule.objects.create(priority="P1", level="2", to_user=manager)
     reporter = factories.staff(username="rep")
-    for i in range(40):
+    for i in range(n):
         incident = f.incident(reporter, impact=1, urgency=1, title=f"Outage {i}")
         incident.reported_at = timezone.now() - datetime.timedelta(hours=1)
         incident.save()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_escalation_timers_at_once_on_sqlite_both_finish_and_escalate_once(sqlite_file):
+    overdue_p1_incidents(40)
     path = sqlite_file()
 
     result, stderr = run_worker(path, "escalate", "mgr", 2)
@@ -130,3 +134,15 @@ def test_a_write_kept_waiting_past_the_busy_timeout_is_a_503_with_retry_after(sq
     assert (status, retry_after, body["code"]) == (503, "2", "database_busy")
     assert result["read"] == 200  # WAL: readers are not held up by the writer
     assert count(path, "SELECT COUNT(*) FROM plans_acknowledgement") == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_escalation_timer_retries_when_the_database_stays_locked(sqlite_file):
+    overdue_p1_incidents(3)
+    path = sqlite_file()
+
+    result, _ = run_worker(path, "escalate-while-locked", "mgr", 1.5, SQLITE_TIMEOUT_SECONDS="1")
+
+    assert result["ok"], result
+    assert result["out"].strip().endswith("3 escalation(s) made.")
+    assert count(path, "SELECT COUNT(*) FROM incidents_escalation WHERE automatic") == 3
