@@ -146,3 +146,16 @@ def test_the_escalation_timer_retries_when_the_database_stays_locked(sqlite_file
     assert result["ok"], result
     assert result["out"].strip().endswith("3 escalation(s) made.")
     assert count(path, "SELECT COUNT(*) FROM incidents_escalation WHERE automatic") == 3
+
+
+def test_the_schema_documents_the_busy_answer_on_every_operation(db):
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    operations = [
+        (path, method, operation)
+        for path, methods in schema["paths"].items()
+        for method, operation in methods.items()
+    ]
+    assert operations
+    assert [(p, m) for p, m, op in operations if "503" not in op["responses"]] == []
