@@ -1,5 +1,6 @@
 """The API root: authentication, /me, schema and docs, each app's routes, and the one exception handler."""
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
@@ -7,8 +8,10 @@ from django.urls import include, path
 from drf_spectacular.utils import extend_schema, inline_serializer
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import exceptions, serializers
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -92,11 +95,29 @@ class MeView(AuditedViewMixin, APIView):
         return Response({**self._body(user), "time_zone": name})
 
 
+USERNAME_MAX_LENGTH = get_user_model()._meta.get_field("username").max_length
+
+
+class TokenRequestSerializer(AuthTokenSerializer):
+    """DRF's token request, with the username no longer than any account's.
+
+    A longer one can name no one, and django-axes would try to store it in its attempt record
+    (255 characters): PostgreSQL refused the insert with a 500.
+    """
+
+    username = serializers.CharField(
+        label="Username", max_length=USERNAME_MAX_LENGTH, write_only=True
+    )
+
+
 class TokenView(ObtainAuthToken):
     """Exchange a username and password for an API token."""
 
     throttle_scope = "auth"
     throttle_classes = [ScopedRateThrottle]
+    serializer_class = TokenRequestSerializer
+    # ObtainAuthToken names DRF's own parsers; ours refuse deep JSON and NUL characters.
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
 
     @extend_schema(
         request=inline_serializer(

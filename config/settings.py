@@ -64,6 +64,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads the request: a NUL reaching PostgreSQL is a 500 (core/middleware.py).
+    "core.middleware.RefuseNulMiddleware",
+    # Turns SQLite's "database is locked" after the busy timeout into 503 + Retry-After.
+    "core.middleware.DatabaseBusyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -108,8 +112,18 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Several threads (runserver, tests of concurrent requests) share one file.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Several threads and processes (runserver, gunicorn workers, the timer commands) share
+    # one file. WAL lets readers run while one writer writes; a writer waits up to `timeout`
+    # seconds for another to finish. IMMEDIATE makes every transaction take the write lock
+    # when it begins: a DEFERRED one that read first and then writes cannot wait for the
+    # lock (SQLite answers "database is locked" at once, to avoid a deadlock).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": int(env("SQLITE_TIMEOUT_SECONDS", "20")),
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        }
+    )
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not env_bool(
     "DB_JIT", False
 ):
@@ -145,6 +159,8 @@ AXES_RESET_ON_SUCCESS = True
 # could forge it to dodge the lockout. AXES_PROXY_COUNT is the older name.
 TRUSTED_PROXY_COUNT = int(env("TRUSTED_PROXY_COUNT", env("AXES_PROXY_COUNT", "0")))
 AXES_CLIENT_IP_CALLABLE = "core.http.client_ip"
+# The username an attempt is recorded under, never longer than its column (core/auth.py).
+AXES_USERNAME_CALLABLE = "core.auth.lockout_username"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -228,6 +244,16 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "core.renderers.BrowsableAPIRenderer",
+    ],
+    # DRF's parsers, refusing a NUL anywhere and JSON nested too deep with 400 (core/parsing.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "core.parsing.JSONParser",
+        "core.parsing.FormParser",
+        "core.parsing.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import connections
+from django.db import connections, models
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -22,6 +22,7 @@ from simple_history.utils import get_history_model_for_model
 
 from core.admin_site import AdminDoors, refuse_writes
 from core.evidence import history_entries_by
+from core.parsing import parse_id
 
 # Reading any record's history (the admin's history pages and the API's /history/).
 HISTORY_PERMISSION = "core.view_history"
@@ -49,6 +50,18 @@ class EstimatedCountPaginator(Paginator):
                 if row and row[0] and row[0] > ESTIMATE_THRESHOLD:
                     return int(row[0])
         return super().count
+
+
+def is_value_for(field, value):
+    """Whether `value` (from a form or query string) can be stored in `field`: integer ids in
+    ASCII digits within range (Python's int() takes "٣" as 3), others by the field's parsing."""
+    if isinstance(field, models.IntegerField):  # AutoField and BigAutoField too
+        return parse_id(value) is not None
+    try:
+        field.get_prep_value(field.to_python(value))
+    except (ValidationError, ValueError, TypeError):
+        return False
+    return True
 
 
 def _historical_m2m(field, record):
@@ -81,6 +94,34 @@ class AuditedAdmin(AdminDoors, SimpleHistoryAdmin):
             str(obj.pk),
             format_html(_("Select this object for an action - {}"), str(obj)),
         )
+
+    def response_action(self, request, queryset):
+        """Run an action only on selected ids the primary key can hold.
+
+        Django filters `pk__in` with the posted `_selected_action` values as they are: "²" or
+        "abc" make the query raise (a 500), "٣" quietly means 3. Drop what is not an id; with
+        nothing left Django says that items must be selected.
+        """
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        valid = [value for value in selected if is_value_for(self.model._meta.pk, value)]
+        if len(valid) != len(selected):
+            request.POST = request.POST.copy()
+            request.POST.setlist(helpers.ACTION_CHECKBOX_NAME, valid)
+        return super().response_action(request, queryset)
+
+    def get_changeform_initial_data(self, request):
+        """Django's initial values from the query string (`add/?incident=3`), without ids that
+        cannot exist: the related-object widget looked "²" up and the add page answered 500."""
+        initial = super().get_changeform_initial_data(request)
+        for name, value in list(initial.items()):
+            try:
+                field = self.model._meta.get_field(name)
+            except FieldDoesNotExist:
+                continue
+            values = value if isinstance(value, list) else [value]
+            if field.is_relation and not all(is_value_for(field.target_field, v) for v in values):
+                del initial[name]
+        return initial
 
     # History pages are evidence: nobody reverts or edits through them (simple-history's
     # form view saved its form on POST with only view permission).

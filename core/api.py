@@ -37,7 +37,22 @@ class ModelPermissions(permissions.DjangoModelPermissions):
         return super().has_permission(request, view)
 
 
-class AuditedViewMixin:
+class OfferedMethodsFirstMixin:
+    """A method the endpoint does not offer answers 405 to anyone signed in, before any other
+    permission is checked (anonymous clients still get 401/403 first).
+
+    DRF checks permissions before it looks for a handler, so a DELETE on `…/history/` from
+    someone the action's own permission refuses answered 403 (`ModelPermissions` covers only
+    the viewsets' default permission, not an action's `permission_classes`).
+    """
+
+    def check_permissions(self, request):
+        if request.method not in self.allowed_methods and request.user.is_authenticated:
+            self.http_method_not_allowed(request)
+        super().check_permissions(request)
+
+
+class AuditedViewMixin(OfferedMethodsFirstMixin):
     """Makes the API's authenticated user (token or session) the history user of every save.
 
     Django's middleware sees only session users; DRF authenticates tokens later,
@@ -227,33 +242,54 @@ class HistoryMixin:
         return paginator.get_paginated_response(entries)
 
 
-def etag_for(data):
-    """A strong validator: the hash of the representation a client reads."""
-    payload = json.dumps(data, sort_keys=True, cls=DjangoJSONEncoder).encode()
+def stored_row(instance):
+    """The record as the database holds it now: every column, and the ids of its many-to-many
+    links (a plan's audience), read fresh (one query, plus one per many-to-many field)."""
+    model = type(instance)
+    opts = model._meta
+    columns = [f.attname for f in opts.concrete_fields]
+    row = model._base_manager.filter(pk=instance.pk).values(*columns).first() or {}
+    for field in opts.many_to_many:
+        row[field.name] = sorted(
+            model._base_manager.filter(pk=instance.pk)
+            .exclude(**{f"{field.name}__isnull": True})
+            .values_list(f"{field.name}__pk", flat=True)
+        )
+    return {"model": opts.label_lower, **row}
+
+
+def etag_for(instance):
+    """A strong validator of the stored record, not of its representation.
+
+    Representations carry values computed from the clock (an incident's response-target
+    states turn "at risk", then "breached"): an ETag hashing them changed with no edit, and a
+    client got a false 412. Every edit changes a column (or a link), so hashing the stored
+    row changes exactly when the record does.
+    """
+    payload = json.dumps(stored_row(instance), sort_keys=True, cls=DjangoJSONEncoder).encode()
     return '"' + hashlib.sha256(payload).hexdigest()[:32] + '"'
 
 
-def check_if_match(request, current_data):
-    """412 when the client's If-Match no longer matches what it would read now."""
+def check_if_match(request, instance):
+    """412 when the client's If-Match no longer matches the stored record."""
     if_match = request.headers.get("If-Match")
     if if_match:
         tags = {tag.strip() for tag in if_match.split(",")}
-        if "*" not in tags and etag_for(current_data) not in tags:
+        if "*" not in tags and etag_for(instance) not in tags:
             raise StaleEdit("The record changed since you read it; reload and retry.")
 
 
-def with_etag(data, status_code=200):
-    """A response carrying `data` and its ETag."""
+def with_etag(data, instance, status_code=200):
+    """A response carrying `data` and the ETag of the stored `instance` it shows."""
     response = Response(data, status=status_code)
-    response["ETag"] = etag_for(data)
+    response["ETag"] = etag_for(instance)
     return response
 
 
 class ETagMixin:
     """Detail responses carry an ETag; a PATCH/PUT with a stale If-Match answers 412.
 
-    The ETag hashes what GET returns; set `read_serializer_class` when writes
-    use a different serializer than reads, so both sides hash the same shape.
+    The ETag is that of the stored row (`etag_for`), whatever serializer shows it.
     """
 
     read_serializer_class = None
@@ -263,17 +299,18 @@ class ETagMixin:
         return serializer_class(instance, context=self.get_serializer_context()).data
 
     def retrieve(self, request, *args, **kwargs):
-        return with_etag(self.read_representation(self.get_object()))
+        instance = self.get_object()
+        return with_etag(self.read_representation(instance), instance)
 
     def update(self, request, *args, **kwargs):
         with transaction.atomic():
             if request.headers.get("If-Match"):
-                check_if_match(request, self.read_representation(self.get_object_for_update()))
+                check_if_match(request, self.get_object_for_update())
             response = super().update(request, *args, **kwargs)
         if isinstance(response, Response) and response.status_code == 200:
-            data = self.read_representation(self.get_object())
-            response.data = data
-            response["ETag"] = etag_for(data)
+            instance = self.get_object()
+            response.data = self.read_representation(instance)
+            response["ETag"] = etag_for(instance)
         return response
 
     def get_object_for_update(self):

@@ -1,6 +1,7 @@
 """OpenAPI post-processing: document the error answers every operation can give.
 
-The API answers 400/401/403/404/409/412/429 by the conventions of api.md; the
+The API answers 400/401/403/404/409/412/429 by the conventions of api.md, and 503 (with
+Retry-After) when an SQLite database stays busy past its timeout; the
 schema says so, so clients (and the fuzzer's status-code check) can rely on it.
 """
 
@@ -21,6 +22,7 @@ DESCRIPTIONS = {
     "409": "Conflicts with the current state.",
     "412": "If-Match no longer matches: reload and retry.",
     "429": "Too many requests.",
+    "503": "The database is busy: retry after the Retry-After header's seconds.",
 }
 
 
@@ -32,7 +34,7 @@ def add_error_responses(result, generator, request, public):
         for method, operation in operations.items():
             if method not in {"get", "post", "put", "patch", "delete"}:
                 continue
-            codes = ["400", "401", "403", "404", "405", "429"]
+            codes = ["400", "401", "403", "404", "405", "429", "503"]
             if method in {"post", "put", "patch"}:
                 codes.append("409")
             if method in {"put", "patch"}:

@@ -809,7 +809,9 @@ class PostIncidentReviewAdmin(VisibleIncidentMixin, AuditedAdmin):
     actions = ("complete_selected",)
 
     def get_changeform_initial_data(self, request):
-        return {"incident": request.GET.get("incident")}
+        # Only the incident, and only an id that can exist (AuditedAdmin drops the others).
+        initial = super().get_changeform_initial_data(request)
+        return {"incident": initial["incident"]} if "incident" in initial else {}
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))

@@ -15,6 +15,7 @@ from django.utils.html import format_html, format_html_join
 from core.admin import AuditedAdmin
 from core.errors import DomainError
 from core.exports import csv_response
+from core.parsing import parse_id
 from core.validators import safe_href
 
 from . import queries, services
@@ -529,8 +530,8 @@ class PlanVersionAdmin(AuditedAdmin):
         if not request.user.has_perm("plans.view_planversion"):
             raise PermissionDenied
         visible = queries.visible_versions(request.user).select_related("plan")
-        plan_id = request.GET.get("plan", "")
-        if not plan_id.isdigit():
+        plan_id = parse_id(request.GET.get("plan"))
+        if plan_id is None:
             raise Http404
         plan = get_object_or_404(Plan, pk=plan_id)
         versions = list(visible.filter(plan=plan).order_by("-number"))

@@ -16,6 +16,8 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from core.parsing import parse_id, parse_int
+
 from .models import Record, Session
 from .services import RECORD_TRANSITIONS
 
@@ -124,8 +126,8 @@ def check_rows(rows, *, now=None):
     session_ids = set()
     for row in rows:
         text = row.raw.get("session", "")
-        if text.isdigit() and 0 < int(text) <= MAX_ID:
-            session_ids.add(int(text))
+        if (session_id := parse_id(text, maximum=MAX_ID)) is not None:
+            session_ids.add(session_id)
     sessions = {
         s.pk: s for s in Session.objects.select_related("course").filter(pk__in=session_ids)
     }
@@ -136,7 +138,7 @@ def check_rows(rows, *, now=None):
         if row.user is None or not row.user.is_active:
             row.errors.append(f"unknown user {name or email!r}")
         text = row.raw.get("session", "")
-        row.session = sessions.get(int(text)) if text.isdigit() and int(text) <= MAX_ID else None
+        row.session = sessions.get(parse_id(text, maximum=MAX_ID))
         if row.session is None:
             row.errors.append(f"unknown session {text!r}")
         status_text = row.raw.get("status", "")
@@ -151,10 +153,9 @@ def check_rows(rows, *, now=None):
             row.errors.append("a completion time needs status completed or failed")
         score = row.raw.get("score", "")
         if score:
-            if not score.isdigit() or not 0 <= int(score) <= 100:
+            row.score = parse_int(score, minimum=0, maximum=100)
+            if row.score is None:
                 row.errors.append(f"bad score {score!r} (0 to 100)")
-            else:
-                row.score = int(score)
         if row.user is not None and row.session is not None:
             key = (row.user.pk, row.session.pk)
             if key in seen:

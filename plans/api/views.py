@@ -20,6 +20,7 @@ from core.api import (
     with_etag,
 )
 from core.http import client_ip
+from core.parsing import parse_id
 
 from .. import queries, services
 from ..models import Acknowledgement, PlanChangeRequest, PlanVersion, Review, Section
@@ -71,17 +72,17 @@ class PlanViewSet(
         serializer = s.PlanWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         plan = services.plan_create(actor=request.user, **serializer.validated_data)
-        return with_etag(self._read(plan), status.HTTP_201_CREATED)
+        return with_etag(self._read(plan), plan, status.HTTP_201_CREATED)
 
     @extend_schema(request=s.PlanWriteSerializer, responses=s.PlanSerializer)
     @transaction.atomic  # the If-Match check and the write see the same locked row
     def partial_update(self, request, *args, **kwargs):
         plan = self.get_object_for_update()
-        check_if_match(request, self._read(plan))
+        check_if_match(request, plan)
         serializer = s.PlanWriteSerializer(plan, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         plan = services.plan_update(plan=plan, actor=request.user, **serializer.validated_data)
-        return with_etag(self._read(plan))
+        return with_etag(self._read(plan), plan)
 
     @extend_schema(methods=["GET"], responses=s.VersionListSerializer(many=True), filters=False)
     @extend_schema(methods=["POST"], request=None, responses={201: s.VersionSerializer})
@@ -125,6 +126,10 @@ class PlanVersionViewSet(
         )
 
     def get_serializer_class(self):
+        # The browsable API builds each action's form from this: a section's PATCH form must
+        # be the section's fields, not the version's (it rendered a Section as a version: 500).
+        if self.action == "section":
+            return s.SectionWriteSerializer
         return s.VersionListSerializer if self.action == "list" else s.VersionSerializer
 
     def _read(self, version):
@@ -134,13 +139,13 @@ class PlanVersionViewSet(
     @transaction.atomic  # the If-Match check and the write see the same locked row
     def partial_update(self, request, *args, **kwargs):
         version = self.get_object_for_update()
-        check_if_match(request, self._read(version))
+        check_if_match(request, version)
         serializer = s.VersionWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         version = services.version_update(
             version=version, actor=request.user, **serializer.validated_data
         )
-        return with_etag(self._read(version))
+        return with_etag(self._read(version), version)
 
     @extend_schema(methods=["GET"], responses=s.SectionSerializer)
     @extend_schema(
@@ -160,20 +165,20 @@ class PlanVersionViewSet(
         if request.method == "PATCH":
             with transaction.atomic():  # the If-Match check and the write see the same locked row
                 section = Section.objects.select_for_update().get(pk=section.pk)
-                check_if_match(request, s.SectionSerializer(section).data)
+                check_if_match(request, section)
                 serializer = s.SectionWriteSerializer(data=request.data)
                 serializer.is_valid(raise_exception=True)
                 section = services.section_update(
                     section=section, actor=request.user, **serializer.validated_data
                 )
-        return with_etag(s.SectionSerializer(section).data)
+        return with_etag(s.SectionSerializer(section).data, section)
 
     def _step(self, request, service):
         version = self.get_object()
         serializer = s.CommentSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         service(version=version, actor=request.user, comment=serializer.validated_data["comment"])
-        return with_etag(self._read(version))
+        return with_etag(self._read(version), version)
 
     @extend_schema(request=s.CommentSerializer, responses=s.VersionSerializer)
     @action(detail=True, methods=["post"], permission_classes=ACTION_PERMISSIONS)
@@ -249,12 +254,12 @@ class PlanVersionViewSet(
     def diff(self, request, pk=None):
         """Section-by-section word differences from version `against` to this one (same plan)."""
         version = self.get_object()
-        against = request.query_params.get("against", "")
-        if not against.isdigit():
+        against = parse_id(request.query_params.get("against"))
+        if against is None:
             raise ValidationError({"against": ["Give the id of another version of this plan."]})
         other = (
             queries.visible_versions(request.user)
-            .filter(pk=int(against), plan_id=version.plan_id)
+            .filter(pk=against, plan_id=version.plan_id)
             .select_related("plan")
             .first()
         )

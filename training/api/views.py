@@ -60,13 +60,13 @@ class CourseViewSet(_TrainingViewSet):
         serializer = s.CourseWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         course = services.course_create(actor=request.user, **serializer.validated_data)
-        return with_etag(self._read(course), status.HTTP_201_CREATED)
+        return with_etag(self._read(course), course, status.HTTP_201_CREATED)
 
     @extend_schema(request=s.CourseWriteSerializer, responses=s.CourseSerializer)
     @transaction.atomic  # the If-Match check and the write see the same locked row
     def partial_update(self, request, *args, **kwargs):
         course = self.get_object_for_update()
-        check_if_match(request, self._read(course))
+        check_if_match(request, course)
         serializer = s.CourseWriteSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -74,7 +74,7 @@ class CourseViewSet(_TrainingViewSet):
         course = services.course_update(
             course=course, actor=request.user, required_for=required_for, **data
         )
-        return with_etag(self._read(course))
+        return with_etag(self._read(course), course)
 
 
 class SessionViewSet(_TrainingViewSet):
@@ -96,13 +96,13 @@ class SessionViewSet(_TrainingViewSet):
         data = dict(serializer.validated_data)
         data.pop("reason", None)
         session = services.session_create(actor=request.user, **data)
-        return with_etag(self._read(session), status.HTTP_201_CREATED)
+        return with_etag(self._read(session), session, status.HTTP_201_CREATED)
 
     @extend_schema(request=s.SessionWriteSerializer, responses=s.SessionSerializer)
     @transaction.atomic  # the If-Match check and the write see the same locked row
     def partial_update(self, request, *args, **kwargs):
         session = self.get_object_for_update()
-        check_if_match(request, self._read(session))
+        check_if_match(request, session)
         serializer = s.SessionWriteSerializer(session, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -110,7 +110,7 @@ class SessionViewSet(_TrainingViewSet):
         session = services.session_update(
             session=session, actor=request.user, reason=reason, **data
         )
-        return with_etag(self._read(session))
+        return with_etag(self._read(session), session)
 
 
 class RecordViewSet(_TrainingViewSet):
@@ -133,19 +133,19 @@ class RecordViewSet(_TrainingViewSet):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         record = services.record_register(actor=request.user, **data)
-        return with_etag(self._read(record), status.HTTP_201_CREATED)
+        return with_etag(self._read(record), record, status.HTTP_201_CREATED)
 
     @extend_schema(request=s.RecordWriteSerializer, responses=s.RecordSerializer)
     @transaction.atomic  # the If-Match check and the write see the same locked row
     def partial_update(self, request, *args, **kwargs):
         record = self.get_object_for_update()
-        check_if_match(request, self._read(record))
+        check_if_match(request, record)
         serializer = s.RecordWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         record = services.record_update(
             record=record, actor=request.user, **serializer.validated_data
         )
-        return with_etag(self._read(record))
+        return with_etag(self._read(record), record)
 
 
 class ComplianceParams(forms.Form):

@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
+from core.database import retry_when_busy
 from core.history import acting_as, resolve_actor
 from core.mail import resend_due
 from incidents import services
@@ -18,6 +19,7 @@ class Command(BaseCommand):
             "--user", help="Record this user as the actor (default: the system user)."
         )
 
+    @retry_when_busy  # SQLite: another writer held the database past the busy timeout
     def handle(self, *args, user=None, **options):
         actor = resolve_actor(user)
         with acting_as(actor):

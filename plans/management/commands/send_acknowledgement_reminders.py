@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from core.database import retry_when_busy
 from core.history import acting_as, resolve_actor
 from core.mail import send_message
 from plans import queries, services
@@ -32,6 +33,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--user", help="Record this user as the actor (default: system).")
 
+    @retry_when_busy  # SQLite: another writer held the database past the busy timeout
     def handle(self, *args, user=None, **options):
         actor = resolve_actor(user)
         sent = skipped = 0

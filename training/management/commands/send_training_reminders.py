@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.urls import reverse
 
+from core.database import retry_when_busy
 from core.history import acting_as, resolve_actor
 from core.mail import email_queue
 from training import queries, services
@@ -38,6 +39,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--user", help="Record this user as the actor (default: system).")
 
+    @retry_when_busy  # SQLite: another writer held the database past the busy timeout
     def handle(self, *args, user=None, **options):
         actor = resolve_actor(user)
         sent = skipped = 0

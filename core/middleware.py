@@ -1,0 +1,74 @@
+"""Request guards that turn input and load the database cannot take into a clear 4xx/503.
+
+- `RefuseNulMiddleware`: PostgreSQL cannot store or compare a NUL character; any lookup
+  with one (a changelist search, a filter, an autocomplete term, an id in the path) fails
+  inside the database driver as a 500. Refuse the request before any view sees it.
+- `DatabaseBusyMiddleware`: on SQLite a writer can still find the database locked after
+  the busy timeout; that is load, not a bug, so the client is told to retry (503 with
+  `Retry-After`), never a 500.
+"""
+
+from django.http import HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
+
+from core.database import is_database_busy
+from core.parsing import NUL_MESSAGE, form_has_nul
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+BUSY_RETRY_AFTER_SECONDS = 2
+BUSY_MESSAGE = "The database is busy; retry in a moment."
+
+
+def is_api(request):
+    return request.path_info.startswith("/api/")
+
+
+def refusal(request, status, message, code):
+    """The error in the shape the client reads: the API's JSON body, or a short plain page."""
+    if is_api(request):
+        return JsonResponse({"detail": message, "code": code}, status=status)
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
+def request_has_nul(request):
+    """A NUL in the path, the query string, or a posted form's fields (files may hold any bytes)."""
+    if "\x00" in request.path or form_has_nul(request.GET):
+        return True
+    if request.method == "POST" and request.content_type in FORM_TYPES:
+        try:
+            return form_has_nul(request.POST)
+        except MultiPartParserError:
+            return False  # a malformed body: the view refuses it as it always did
+    return False
+
+
+class RefuseNulMiddleware:
+    """400 for a request carrying a NUL character anywhere a view could pass it to the database.
+
+    The API's parsers (`core.parsing`) check JSON bodies and PUT/PATCH forms.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request_has_nul(request):
+            return refusal(request, 400, NUL_MESSAGE, "invalid")
+        return self.get_response(request)
+
+
+class DatabaseBusyMiddleware:
+    """503 with `Retry-After` when SQLite stays locked beyond its busy timeout."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exc):
+        if not is_database_busy(exc):
+            return None
+        response = refusal(request, 503, BUSY_MESSAGE, "database_busy")
+        response["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
+        return response
