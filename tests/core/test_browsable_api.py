@@ -53,7 +53,9 @@ def _every_endpoint(client):
             paths.extend(_fill_url_kwargs(p) for p in _detail_paths(client, prefix, viewset))
     incident = client.get("/api/v1/incidents/", HTTP_ACCEPT="application/json").json()
     first = incident["results"][0]["id"]
-    action_rows = client.get(f"/api/v1/incidents/{first}/actions/").json()["results"]
+    actions = client.get(f"/api/v1/incidents/{first}/actions/", HTTP_ACCEPT="application/json")
+    # A reporter reads what they reported, not the response to it: 404 for its actions.
+    action_rows = actions.json()["results"] if actions.status_code == 200 else []
     if action_rows:
         paths.append(f"/api/v1/actions/{action_rows[0]['id']}/")
         paths.append(f"/api/v1/actions/{action_rows[0]['id']}/history/")
