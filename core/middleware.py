@@ -30,9 +30,29 @@ def refusal(request, status, message, code):
     return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
 
 
+def drop_cookies_with_nul(request):
+    """A cookie holding a NUL (`sessionid="ab\\000c"` unquotes to one) is treated as never
+    sent: the session lookup would fail in PostgreSQL on every page, and refusing the
+    request would lock the browser out until its cookies are cleared."""
+    cookies = request.COOKIES
+    if any("\x00" in name or "\x00" in value for name, value in cookies.items()):
+        request.COOKIES = {
+            name: value
+            for name, value in cookies.items()
+            if "\x00" not in name and "\x00" not in value
+        }
+
+
 def request_has_nul(request):
-    """A NUL in the path, the query string, or a posted form's fields (files may hold any bytes)."""
+    """A NUL in the path, the query string, a header (a token, a user agent an acknowledgement
+    keeps), or a posted form's fields (files may hold any bytes)."""
     if "\x00" in request.path or form_has_nul(request.GET):
+        return True
+    if any(
+        "\x00" in value
+        for name, value in request.META.items()
+        if name.startswith("HTTP_") and name != "HTTP_COOKIE" and isinstance(value, str)
+    ):
         return True
     if request.method == "POST" and request.content_type in FORM_TYPES:
         try:
@@ -52,6 +72,7 @@ class RefuseNulMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        drop_cookies_with_nul(request)
         if request_has_nul(request):
             return refusal(request, 400, NUL_MESSAGE, "invalid")
         return self.get_response(request)

@@ -391,7 +391,7 @@ class ImportForm(forms.Form):
                 data["content"] = upload.read().decode("utf-8-sig")
             except UnicodeDecodeError as exc:
                 raise forms.ValidationError("The file is not UTF-8 text.") from exc
-            data["source"] = upload.name[:200]
+            data["source"] = upload.name.replace("\x00", "")[:200]
         if not data.get("content"):
             raise forms.ValidationError("Choose a CSV file.")
         return data

@@ -83,6 +83,9 @@ def read_sheet(text):
     """Parse the CSV text into Rows (lookups not done yet)."""
     if text.startswith("\ufeff"):
         text = text[1:]
+    if "\x00" in text:
+        # No spreadsheet writes one in a CSV; PostgreSQL could not even look the value up.
+        raise SheetError("The sheet contains a NUL character: save it again as CSV (UTF-8).")
     try:
         reader = csv.DictReader(io.StringIO(text))
         fieldnames = [(name or "").strip().lower() for name in (reader.fieldnames or [])]

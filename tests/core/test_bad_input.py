@@ -304,3 +304,41 @@ def test_a_sign_in_form_with_an_overlong_username_is_refused_on_the_page(db, pat
     response = client.post(path, {"username": "u" * 300, "password": "x"})
     assert response.status_code == 200  # the form again, with its error
     assert "_auth_user_id" not in client.session
+
+
+# --- NUL where no form field carries it: cookies, headers, uploaded sheets ------------------
+
+
+def test_a_cookie_holding_a_nul_is_treated_as_never_sent(world):
+    client = Client(raise_request_exception=False)
+    client.cookies["sessionid"] = "abcdefghij\x00klmnopqrstu"
+    assert client.get("/accounts/login/").status_code == 200
+    assert client.get("/api/v1/me/").status_code in (401, 403)
+    assert client.get("/admin/").status_code == 302
+
+
+def test_a_header_holding_a_nul_is_a_400(world):
+    client = Client(raise_request_exception=False)
+    assert client.get("/api/v1/me/", HTTP_AUTHORIZATION="Token abc\x00def").status_code == 400
+    member = factories.staff(username="ua", first_name="Una", last_name="Agent")
+    version = world["version"]
+    response = api_as(member).post(
+        f"/api/v1/plan-versions/{version.pk}/acknowledge/",
+        {"full_name": "Una Agent", "content_hash": version.content_hash},
+        format="json",
+        HTTP_USER_AGENT="Phone\x00Browser",
+    )
+    assert response.status_code == 400
+    assert not version.acknowledgements.filter(user=member).exists()
+
+
+def test_an_attendance_sheet_holding_a_nul_is_refused_in_words(world):
+    session = make_session(make_course(title="NUL drill"))
+    client = page_as(world["coordinator"])
+    sheet = SimpleUploadedFile(
+        "a\x00.csv", f"username,session,status\nst\x00aff,{session.pk},completed\n".encode(), "text/csv"
+    )
+    response = client.post("/admin/training/record/import/", {"sheet": sheet})
+    assert response.status_code == 200
+    assert "NUL character" in response.content.decode()
+    assert not Record.objects.filter(session=session).exists()
