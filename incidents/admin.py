@@ -2,15 +2,18 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
 from core.admin import AuditedAdmin
-from core.errors import DomainError
+from core.errors import DomainError, InvalidInput, add_to_form
 from core.mail import parse_addresses
 from core.pagination import CountedPaginator
 
@@ -104,6 +107,17 @@ class OpenFilter(admin.SimpleListFilter):
         if self.value() == "no":
             return queryset.exclude(status__in=OPEN_STATUSES)
         return queryset
+
+
+UNCLASSIFIED_LABEL = "Unclassified (awaiting triage)"
+
+
+class CategoryFilter(admin.RelatedFieldListFilter):
+    """The category filter, whose "no category" choice says what it means."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.empty_value_display = UNCLASSIFIED_LABEL
 
 
 class TeamMemberInline(admin.TabularInline):
@@ -225,7 +239,7 @@ class IncidentAdmin(RefusalsAsMessages, AuditedAdmin):
         "title",
         "priority",
         "status",
-        "category",
+        "kind",
         "incident_manager",
         "reported_at",
         "late",
@@ -236,7 +250,7 @@ class IncidentAdmin(RefusalsAsMessages, AuditedAdmin):
         OpenFilter,
         "status",
         "priority",
-        "category",
+        ("category", CategoryFilter),
         TargetStateFilter,
         "is_late",
         "confidential",
@@ -353,6 +367,10 @@ class IncidentAdmin(RefusalsAsMessages, AuditedAdmin):
         if obj is not None:
             fields.append("anonymous")
         return fields
+
+    @admin.display(description="category", ordering="category__name")
+    def kind(self, obj):
+        return obj.category.name if obj.category_id else UNCLASSIFIED_LABEL
 
     @admin.display(description="reported", ordering="is_late")
     def late(self, obj):
@@ -699,12 +717,19 @@ class TimelineEntryAdmin(VisibleIncidentMixin, AuditedAdmin):
 
 
 class CommunicationForm(forms.ModelForm):
+    """The add form; validating it renders the message (`services.communication_render`),
+    so the preview, its errors and the send read the same text."""
+
+    # Who asks: set on the class CommunicationAdmin.get_form makes for each request.
+    actor = None
+
     class Meta:
         model = Communication
         fields = ("incident", "template", "subject", "body", "audience", "group")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.rendered = None
         # A sent communication's page shows every field read-only: the form has none of them.
         if "subject" in self.fields:
             self.fields["subject"].required = False
@@ -722,11 +747,60 @@ class CommunicationForm(forms.ModelForm):
         except DomainError as exc:
             raise forms.ValidationError(exc.message) from None
 
+    def clean(self):
+        data = super().clean()
+        if self.errors or data.get("incident") is None:
+            return data
+        try:
+            self.rendered = services.communication_render(
+                incident=data["incident"],
+                actor=self.actor,
+                template=data.get("template"),
+                subject=data.get("subject") or "",
+                body=data.get("body") or "",
+                audience=data.get("audience") or "",
+                group=data.get("group"),
+            )
+        except DomainError as exc:
+            add_to_form(self, exc)
+        return data
+
+
+# The add form's buttons: "Preview" shows the rendered message; only "Send", posted with
+# the fingerprint of the preview it confirms, sends.
+SEND, PREVIEW_DIGEST = "_send", "preview_digest"
+
+
+def _delivery_message(communication):
+    """What the sender is told once the request has committed: the outbox's word for it."""
+    status = getattr(communication, "delivery_status", None)
+    who = f"“{communication.subject}” to {communication.recipient_count} recipient(s)"
+    if status == "sent":
+        return messages.SUCCESS, f"Sent {who}."
+    if status == "failed":
+        return (
+            messages.ERROR,
+            f"Not sent: {who} failed ({communication.delivery_error}). It will be retried; "
+            "the list shows how it goes.",
+        )
+    return (
+        messages.INFO,
+        f"Queued {who}: it is not sent yet. The list shows when it has been sent.",
+    )
+
 
 @admin.register(Communication)
 class CommunicationAdmin(VisibleIncidentMixin, AuditedAdmin):
     form = CommunicationForm
-    list_display = ("incident", "subject", "recipient_count", "sent_by", "sent_at", "delivery")
+    change_form_template = "admin/incidents/communication/change_form.html"
+    list_display = (
+        "incident",
+        "subject",
+        "recipient_count",
+        "sent_by",
+        "queued_at",
+        "delivery",
+    )
     list_select_related = ("incident", "sent_by")
     search_fields = ("incident__reference", "subject")
     autocomplete_fields = ("incident",)
@@ -742,13 +816,23 @@ class CommunicationAdmin(VisibleIncidentMixin, AuditedAdmin):
                 "group",
                 "recipient_count",
                 "sent_by",
-                "sent_at",
+                "queued_at",
                 "delivery",
             )
         return ()
 
+    def get_form(self, request, obj=None, **kwargs):
+        # Django makes a new form class per call: the subclass carries this request's user
+        # to the form's render without anything shared between requests holding it.
+        form = super().get_form(request, obj, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})
+
     def get_queryset(self, request):
         return queries.with_delivery(super().get_queryset(request))
+
+    @admin.display(description="queued at", ordering="sent_at")
+    def queued_at(self, communication):
+        return communication.sent_at
 
     @admin.display(description="email")
     def delivery(self, communication):
@@ -757,7 +841,64 @@ class CommunicationAdmin(VisibleIncidentMixin, AuditedAdmin):
     def has_change_permission(self, request, obj=None):
         return obj is None and super().has_change_permission(request, obj)
 
+    def add_view(self, request, form_url="", extra_context=None):
+        """The first POST previews; a POST of "Send" confirming that same preview sends."""
+        if request.method != "POST":
+            return super().add_view(request, form_url, extra_context)
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        fields = flatten_fieldsets(self.get_fieldsets(request))
+        form = self.get_form(request, None, change=False, fields=fields)(request.POST)
+        if not form.is_valid():
+            return self._add_page(request, form, form_url)
+        if SEND not in request.POST:
+            return self._add_page(request, form, form_url, preview=form.rendered)
+        if request.POST.get(PREVIEW_DIGEST) != form.rendered.digest:
+            messages.warning(
+                request,
+                "The message or its recipients changed since the preview: check it and send again.",
+            )
+            return self._add_page(request, form, form_url, preview=form.rendered)
+        response = super().add_view(request, form_url, extra_context)
+        sent = getattr(request, "communication_sent", None)
+        if sent is not None:  # committed by now: the outbox says how the email went
+            sent = queries.with_delivery(Communication.objects.filter(pk=sent.pk)).get()
+            messages.add_message(request, *_delivery_message(sent))
+        return response
+
+    def _add_page(self, request, form, form_url, preview=None):
+        """The add page for a bound form, with its errors or the preview; saves nothing."""
+        fieldsets = self.get_fieldsets(request)
+        admin_form = helpers.AdminForm(
+            form,
+            list(fieldsets),
+            self.get_prepopulated_fields(request),
+            self.get_readonly_fields(request),
+            model_admin=self,
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Check and send the communication" if preview else "Add communication",
+            "subtitle": None,
+            "adminform": admin_form,
+            "object_id": None,
+            "original": None,
+            "is_popup": False,
+            "to_field": None,
+            "media": self.media + admin_form.media,
+            "inline_admin_formsets": [],
+            "errors": helpers.AdminErrorList(form, []),
+            "preserved_filters": self.get_preserved_filters(request),
+            "preview": preview,
+            "preview_digest_name": PREVIEW_DIGEST,
+            "send_name": SEND,
+        }
+        return self.render_change_form(request, context, add=True, change=False, form_url=form_url)
+
     def save_model(self, request, obj, form, change):
+        digest = request.POST.get(PREVIEW_DIGEST)
+        if SEND not in request.POST or not digest:
+            raise InvalidInput("Preview the communication, then send it.")
         data = form.cleaned_data
         sent = services.communication_send(
             incident=data["incident"],
@@ -767,10 +908,17 @@ class CommunicationAdmin(VisibleIncidentMixin, AuditedAdmin):
             body=data.get("body") or "",
             audience=data.get("audience") or "",
             group=data.get("group"),
+            expected_digest=digest,
         )
         obj.pk = sent.pk
         obj._state.adding = False
         obj.refresh_from_db()
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # Django would say "added successfully" before the email has gone anywhere; the
+        # add view says how it went once the transaction has committed.
+        request.communication_sent = obj
+        return redirect("admin:incidents_communication_changelist")
 
 
 @admin.register(Action)

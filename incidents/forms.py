@@ -19,8 +19,12 @@ class ReportForm(forms.Form):
     affected_service = forms.CharField(
         max_length=200, required=False, label="Where? (service or system)"
     )
+    # Offered, not required: the response team classifies what the reporter cannot.
     category = forms.ModelChoiceField(
-        queryset=Category.objects.filter(active=True), label="Kind of incident"
+        queryset=Category.objects.filter(active=True),
+        required=False,
+        empty_label="I don't know (the response team will decide)",
+        label="Kind of incident",
     )
     observed_impact = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}), required=False, label="What impact have you seen?"

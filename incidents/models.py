@@ -178,7 +178,15 @@ class Incident(models.Model):
     actions_taken = models.TextField(blank=True, help_text="What was done so far.")
     occurred_at = models.DateTimeField(help_text="When the incident occurred (or began).")
     reported_at = models.DateTimeField(default=now, editable=False)
-    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="incidents")
+    # Empty while the report waits for triage: a reporter need not know the kind of incident.
+    category = models.ForeignKey(
+        Category,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="incidents",
+        help_text="The kind of incident; empty (unclassified) until triage.",
+    )
     impact = models.PositiveSmallIntegerField(choices=Impact.choices, default=Impact.MODERATE)
     urgency = models.PositiveSmallIntegerField(choices=Urgency.choices, default=Urgency.MEDIUM)
     priority = models.CharField(max_length=2, choices=Priority.choices, editable=False)
@@ -260,6 +268,16 @@ class Incident(models.Model):
                 condition=Q(priority__in=["P1", "P2", "P3", "P4"]),
                 name="incident_priority_valid",
                 violation_error_message="Priority must be P1, P2, P3 or P4.",
+            ),
+            # Triage classifies: past "reported" an incident has a category (one cancelled
+            # before triage, as not an incident or a duplicate, may never have had one).
+            models.CheckConstraint(
+                condition=Q(category__isnull=False) | Q(status__in=["reported", "cancelled"]),
+                name="incident_classified_after_triage",
+                violation_error_message=(
+                    "Choose the kind of incident (its category): only a report awaiting "
+                    "triage may be unclassified."
+                ),
             ),
         ]
         permissions = [

@@ -24,6 +24,7 @@ from django.utils import timezone
 from .models import (
     OPEN_STATUSES,
     Action,
+    Category,
     Escalation,
     EscalationRule,
     Incident,
@@ -143,6 +144,11 @@ def visible_count(user, queryset, *, narrowed):
     with connections[queryset.db].cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()[0]
+
+
+def categories():
+    """The kinds of incident a report may name: the active categories, by name."""
+    return Category.objects.filter(active=True).order_by("name", "id")
 
 
 def incident_list(user):
@@ -351,6 +357,9 @@ def incident_metrics(user, since=None, until=None):
         total=Count("pk"),
         open=Count("pk", filter=Q(status__in=OPEN_STATUSES)),
         late=Count("pk", filter=Q(is_late=True)),
+        # Reports waiting for triage with no kind yet (the `by_category` row with no name
+        # counts those cancelled before triage too).
+        unclassified=Count("pk", filter=Q(category__isnull=True, status__in=OPEN_STATUSES)),
         reopened=Count("pk", filter=Q(reopened_count__gt=0)),
         ack_done=Count("pk", filter=Q(acknowledged_at__isnull=False, priority__in=list(targets))),
         contain_done=Count("pk", filter=Q(contained_at__isnull=False, priority__in=list(targets))),
@@ -395,6 +404,7 @@ def incident_metrics(user, since=None, until=None):
         "until": until,
         "incidents": totals["total"],
         "open": totals["open"],
+        "unclassified": totals["unclassified"],
         "mean_minutes_to_acknowledge": _mean_minutes(qs, "acknowledged_at"),
         "mean_minutes_to_contain": _mean_minutes(qs, "contained_at"),
         "mean_minutes_to_recover": _mean_minutes(qs, "recovered_at"),
@@ -417,7 +427,8 @@ def incident_metrics(user, since=None, until=None):
 
 
 def with_delivery(queryset):
-    """`queryset` (communications or escalations) with the delivery status and error of its email.
+    """`queryset` (communications or escalations) with the state of its latest email in
+    the outbox: status, error, when it was sent, when it is retried.
 
     One subquery per column, not a query per row: the inline and the list read it.
     """
@@ -431,14 +442,28 @@ def with_delivery(queryset):
     return queryset.annotate(
         delivery_status=Subquery(emails.values("status")[:1]),
         delivery_error=Subquery(emails.values("last_error")[:1]),
+        delivery_sent_at=Subquery(emails.values("sent_at")[:1]),
+        delivery_retry_at=Subquery(emails.values("next_attempt_at")[:1]),
     )
 
 
+def _when(moment):
+    return timezone.localtime(moment).strftime("%d %b %Y %H:%M %Z")
+
+
 def delivery_text(record):
-    """How the email about `record` (annotated by `with_delivery`) went, in words."""
+    """How the email about `record` (annotated by `with_delivery`) went, in words: "sent"
+    only once the mail server has taken it."""
     status = getattr(record, "delivery_status", None)
     if status is None:
         return "no email"
+    sent_at = getattr(record, "delivery_sent_at", None)
+    retry_at = getattr(record, "delivery_retry_at", None)
+    if status == "sent":
+        return f"sent {_when(sent_at)}" if sent_at else "sent"
     if status == "failed":
-        return f"failed: {record.delivery_error}"
-    return status
+        then = f"; retried from {_when(retry_at)}" if retry_at else "; not retried again"
+        return f"failed: {record.delivery_error}{then}"
+    if status == "sending":
+        return "sending"
+    return "queued, not sent yet"

@@ -1,13 +1,16 @@
 """Every change to an incident goes through here: the rules, the timeline, the history reason, the emails."""
 
 import datetime
+import hashlib
+import json
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core.errors import InvalidInput, NotPermitted, TransitionNotAllowed
+from core.errors import InvalidInput, NotPermitted, StaleEdit, TransitionNotAllowed
 from core.history import stamp
 from core.mail import email_queue, header_value, parse_addresses
 from core.models import OutgoingEmail
@@ -31,6 +34,11 @@ from .models import (
     TimelineEntry,
     template_placeholders,
 )
+
+# A report may leave its kind (category) to triage; past triage it has one (the
+# `incident_classified_after_triage` constraint); cancelled before triage, never.
+UNCLASSIFIED_STATUSES = (Status.REPORTED, Status.CANCELLED)
+UNCLASSIFIED = "unclassified"
 
 User = get_user_model()
 
@@ -107,6 +115,18 @@ def incident_url(incident):
     return f"{settings.SITE_URL}/admin/incidents/incident/{incident.pk}/change/"
 
 
+def _plan_version(category, reported_at):
+    """The version of the category's plan in force when the incident was reported.
+
+    Asked when the category is known: at the report, or at triage for a report filed
+    unclassified (then too at the report's time, so `plan_version` means the same for
+    every incident however it came in).
+    """
+    if category is None or not category.plan_id:
+        return None
+    return plan_queries.version_in_force(category.plan, reported_at)
+
+
 @transaction.atomic
 def incident_report(
     *,
@@ -114,7 +134,7 @@ def incident_report(
     title,
     description,
     occurred_at,
-    category,
+    category=None,
     impact=3,
     urgency=3,
     affected_service="",
@@ -126,6 +146,9 @@ def incident_report(
     incident_manager=None,
 ):
     """File a report. The reporter is kept even when anonymous (compliance may see it).
+
+    Title, description and when it occurred are enough: without a category the report is
+    unclassified and waits for triage; impact and urgency keep their defaults until then.
 
     `incident_manager` (coordinators only) names the manager in the same step, so whoever
     files a confidential incident for someone else never needs to see it afterwards.
@@ -150,8 +173,7 @@ def incident_report(
         reporter=_person(actor),
         incident_manager=incident_manager,
     )
-    if category is not None and category.plan_id:
-        incident.plan_version = plan_queries.version_in_force(category.plan, now)
+    incident.plan_version = _plan_version(category, now)
     incident.reference = "pending"
     incident.full_clean(exclude=["reference"])
     incident.reference = _next_reference(now.year)
@@ -182,6 +204,13 @@ def incident_update(*, incident, actor, reason="", **fields):
         return incident
     for name, value in fields.items():
         setattr(incident, name, value)
+    if "category" in fields:
+        if incident.category is None and incident.status not in UNCLASSIFIED_STATUSES:
+            raise InvalidInput(
+                "An incident past triage keeps a category: choose another one.", field="category"
+            )
+        # Classified (or reclassified): the plan in force is the new category's.
+        incident.plan_version = _plan_version(incident.category, incident.reported_at)
     _save(incident, actor=actor, reason=reason or "Edited")
     if incident.confidential and not was_confidential:
         _withdraw_change_request_text(incident, actor=actor)
@@ -212,6 +241,10 @@ def incident_transition(*, incident, actor, status, reason=""):
     if target not in TRANSITIONS.get(current, set()):
         raise TransitionNotAllowed(
             f"An incident cannot go from {current.label.lower()} to {target.label.lower()}."
+        )
+    if incident.category_id is None and target not in UNCLASSIFIED_STATUSES:
+        raise TransitionNotAllowed(
+            f"Classify the incident (choose its category) before it goes to {target.label.lower()}."
         )
     reason = (reason or "").strip()
     if current in REOPEN_FROM and not reason:
@@ -491,7 +524,7 @@ def render_placeholders(text, incident):
         "title": "Confidential incident" if hidden else incident.title,
         "status": incident.get_status_display(),
         "priority": incident.priority,
-        "category": incident.category.name,
+        "category": incident.category.name if incident.category else UNCLASSIFIED,
         "incident_manager": (manager.get_full_name() or manager.username)
         if manager
         else "not assigned",
@@ -501,54 +534,109 @@ def render_placeholders(text, incident):
     return text.format_map(values)
 
 
-@transaction.atomic
-def communication_send(
-    *, incident, actor, template=None, subject="", body="", audience="", group=None
-):
-    """Render (from a template or as written), email the audience, log it and put it on the timeline."""
-    incident = _lock(incident)
-    _require(actor, "incidents.add_communication", incident)
+@dataclass(frozen=True)
+class RenderedCommunication:
+    """A communication as it would be sent: what the preview shows and the send sends."""
+
+    subject: str
+    body: str
+    typed: tuple  # the addresses typed, checked (stored as the communication's audience)
+    recipients: tuple  # everyone it goes to: those and the group's members, sorted
+
+    @property
+    def digest(self):
+        """A fingerprint of exactly this message to exactly these people."""
+        text = json.dumps([self.subject, self.body, list(self.recipients)], ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _render_communication(incident, *, template, subject, body, audience, group):
     if template is not None:
         subject = subject or template.subject
         body = body or template.body
-    if not subject.strip() or not body.strip():
+    if not (subject or "").strip() or not (body or "").strip():
         raise InvalidInput("A communication needs a subject and a body (or a template).")
-    # Stored as sent: on one line (a title with a line break fills {title}).
-    subject = header_value(render_placeholders(subject, incident))
-    body = render_placeholders(body, incident)
     typed = parse_addresses(audience, field="audience")
-    addresses = list(typed)
+    addresses = set(typed)
     if group is not None:
-        addresses += list(
+        addresses.update(
             User.objects.filter(groups=group, is_active=True)
             .exclude(email="")
             .values_list("email", flat=True)
         )
-    addresses = sorted(set(addresses))
     if not addresses:
         raise InvalidInput(
             "Name at least one recipient: email addresses or a group.", field="audience"
         )
+    return RenderedCommunication(
+        # Stored as sent: on one line (a title with a line break fills {title}).
+        subject=header_value(render_placeholders(subject, incident)),
+        body=render_placeholders(body, incident),
+        typed=tuple(typed),
+        recipients=tuple(sorted(addresses)),
+    )
+
+
+def communication_render(
+    *, incident, actor, template=None, subject="", body="", audience="", group=None
+):
+    """The communication `communication_send` would send with these arguments, sending
+    nothing: placeholders filled from the incident as it is now, addresses checked."""
+    _require(actor, "incidents.add_communication", incident)
+    return _render_communication(
+        incident, template=template, subject=subject, body=body, audience=audience, group=group
+    )
+
+
+@transaction.atomic
+def communication_send(
+    *,
+    incident,
+    actor,
+    template=None,
+    subject="",
+    body="",
+    audience="",
+    group=None,
+    expected_digest=None,
+):
+    """Render (from a template or as written), queue the email to the audience, log it and
+    put it on the timeline.
+
+    `expected_digest` (the `digest` of the preview the sender read) refuses to send a
+    message that has changed since (the incident's status, the group's members, …).
+    """
+    incident = _lock(incident)
+    _require(actor, "incidents.add_communication", incident)
+    rendered = _render_communication(
+        incident, template=template, subject=subject, body=body, audience=audience, group=group
+    )
+    if expected_digest is not None and expected_digest != rendered.digest:
+        raise StaleEdit(
+            "The message or its recipients changed since the preview: check it and send again."
+        )
+    count = len(rendered.recipients)
     communication = Communication(
         incident=incident,
         template=template,
-        audience=", ".join(typed),
+        audience=", ".join(rendered.typed),
         group=group,
-        subject=subject,
-        body=body,
-        recipient_count=len(addresses),
+        subject=rendered.subject,
+        body=rendered.body,
+        recipient_count=count,
         sent_by=actor,
     )
     _save(communication, actor=actor, reason="Communication sent")
     incident.last_update_at = communication.sent_at
     _save(incident, actor=actor, reason="Stakeholder update sent")
+    # "Queued", not "sent": delivery is recorded when it happens (email_delivery_record).
     _timeline(
         incident,
         kind=TimelineEntry.Kind.COMMUNICATION,
-        text=f"Sent “{subject}” to {len(addresses)} recipient(s)",
+        text=f"Communication “{rendered.subject}” to {count} recipient(s): email queued",
         actor=actor,
     )
-    _mail(subject, body, addresses, about=communication)
+    _mail(rendered.subject, rendered.body, list(rendered.recipients), about=communication)
     return communication
 
 
@@ -715,7 +803,7 @@ def review_complete(*, incident, actor):
     review.status = PostIncidentReview.ReviewStatus.COMPLETED
     review.completed_at = timezone.now()
     review.completed_by = actor
-    plan = incident.category.plan
+    plan = incident.category.plan if incident.category else None
     if review.plan_change_needed and plan is not None and review.plan_change_request_id is None:
         review.plan_change_request = plan_services.change_request_create(
             plan=plan, actor=actor, **change_request_text(incident, review)
@@ -740,15 +828,22 @@ def _who(addresses):
 @transaction.atomic
 def email_delivery_record(*, email, actor):
     """Put a failed email about an escalation or a communication on its incident's timeline
-    (and its delivery after all, when a retry succeeds), so nobody takes it as sent."""
+    (and its delivery after all, when a retry succeeds), so nobody takes it as sent.
+
+    A communication's timeline line says its email was queued, so its delivery is put
+    there too; an escalation's line says who it went to, and its email's delivery at the
+    first attempt adds nothing to it.
+    """
     record = email.about
     if not isinstance(record, Communication | Escalation):
         return None
     failed = email.status == OutgoingEmail.Status.FAILED
-    if not failed and email.attempts <= 1:
-        return None  # delivered at the first attempt: the "sent" line already says so
+    if not failed and email.attempts <= 1 and isinstance(record, Escalation):
+        return None
     subject = f"Email “{email.subject}” to {_who(email.recipients)}"
-    if not failed:
+    if not failed and email.attempts <= 1:
+        text = f"{subject} delivered."
+    elif not failed:
         text = f"{subject} delivered at attempt {email.attempts}."
     elif email.next_attempt_at:
         when = timezone.localtime(email.next_attempt_at).strftime("%d %b %Y %H:%M %Z")

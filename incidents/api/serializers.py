@@ -22,10 +22,11 @@ User = get_user_model()
 
 
 class IncidentListSerializer(serializers.ModelSerializer):
-    """One list row. `reporter` is null for anonymous reports unless the reader is compliance."""
+    """One list row. `reporter` is null for anonymous reports unless the reader is compliance;
+    `category` (and `category_name`) null for a report not yet classified (awaiting triage)."""
 
-    category = serializers.PrimaryKeyRelatedField(read_only=True)
-    category_name = serializers.CharField(source="category.name", read_only=True)
+    category = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    category_name = serializers.CharField(source="category.name", read_only=True, allow_null=True)
     reporter = serializers.SerializerMethodField()
     target_state = serializers.SerializerMethodField()
 
@@ -97,7 +98,7 @@ class IncidentListRowSerializer(IncidentListSerializer):
             "description": incident.description,
             "affected_service": incident.affected_service,
             "category": incident.category_id,
-            "category_name": incident.category.name,
+            "category_name": incident.category.name if incident.category_id else None,
             "impact": incident.impact,
             "urgency": incident.urgency,
             "priority": incident.priority,
@@ -203,12 +204,19 @@ class IncidentDetailSerializer(IncidentListSerializer):
 
 
 class IncidentReportSerializer(serializers.Serializer):
-    """A new report (staff, integrations, coordinators)."""
+    """A new report (staff, integrations, coordinators): title, description and when it
+    occurred are enough; without `category` it is unclassified and waits for triage."""
 
     title = serializers.CharField(max_length=200)
     description = serializers.CharField()
     occurred_at = serializers.DateTimeField()
-    category = serializers.PrimaryKeyRelatedField(queryset=Category.objects.filter(active=True))
+    category = serializers.PrimaryKeyRelatedField(
+        queryset=Category.objects.filter(active=True),
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The kind of incident (GET /api/v1/categories/); leave it to triage if unsure.",
+    )
     impact = serializers.ChoiceField(choices=Impact.choices, default=Impact.MODERATE)
     urgency = serializers.ChoiceField(choices=Urgency.choices, default=Urgency.MEDIUM)
     affected_service = serializers.CharField(
@@ -223,7 +231,9 @@ class IncidentReportSerializer(serializers.Serializer):
 class IncidentUpdateSerializer(serializers.ModelSerializer):
     """Descriptive fields only: status moves by `transition/`, priority follows impact × urgency."""
 
-    category = serializers.PrimaryKeyRelatedField(queryset=Category.objects.all(), required=False)
+    category = serializers.PrimaryKeyRelatedField(
+        queryset=Category.objects.all(), required=False, allow_null=True
+    )
     incident_manager = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.filter(is_active=True), required=False, allow_null=True
     )
@@ -314,3 +324,14 @@ class ActionSerializer(serializers.ModelSerializer):
 class MetricsQuerySerializer(serializers.Serializer):
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    """A kind of incident and the plan that governs it (null: none)."""
+
+    plan = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Category
+        fields = ("id", "name", "plan")
+        read_only_fields = fields

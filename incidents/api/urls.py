@@ -9,6 +9,7 @@ router = DefaultRouter()
 router.include_root_view = False
 router.register("incidents", views.IncidentViewSet, basename="incident")
 router.register("actions", views.ActionViewSet, basename="action")
+router.register("categories", views.CategoryViewSet, basename="category")
 
 urlpatterns = [
     path("metrics/incidents/", views.MetricsView.as_view(), name="incident-metrics"),

@@ -11,12 +11,17 @@ from core.api import AuditedViewMixin, ETagMixin, HistoryMixin
 from core.fields import IsoDateTimeFilter
 from core.pagination import CountedPagination
 from incidents import queries, services
-from incidents.models import Action, Incident
+from incidents.models import Action, Category, Incident
 
 from . import serializers as s
 
 
 class IncidentFilter(filters.FilterSet):
+    category = filters.ModelChoiceFilter(
+        queryset=Category.objects.all(),
+        null_label="Unclassified (awaiting triage)",
+        label="Category id, or `null` for reports not yet classified",
+    )
     reported_after = IsoDateTimeFilter(field_name="reported_at", lookup_expr="gte")
     reported_before = IsoDateTimeFilter(field_name="reported_at", lookup_expr="lt")
     breached = filters.BooleanFilter(
@@ -280,3 +285,32 @@ class MetricsView(APIView):
         params = s.MetricsQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         return Response(queries.incident_metrics(request.user, **params.validated_data))
+
+
+class CategoryFilter(filters.FilterSet):
+    class Meta:
+        model = Category
+        fields = ("plan",)
+
+
+class CategoryViewSet(
+    AuditedViewMixin,
+    HistoryMixin,
+    ETagMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The kinds of incident a report may name (active ones), with the plan governing each:
+    readable by anyone signed in, so a reporter or an integration can find the ids."""
+
+    serializer_class = s.CategorySerializer
+    permission_classes = [permissions.IsAuthenticated]
+    http_method_names = ["get", "head", "options"]
+    filterset_class = CategoryFilter
+    search_fields = ("name",)
+    ordering_fields = ("name",)
+    ordering = ("name", "id")
+
+    def get_queryset(self):
+        return queries.categories()

@@ -56,7 +56,7 @@ def admin_changelist_floor(user, per_page):
                i.acknowledged_at, i.contained_at, i.recovered_at, i.last_update_at,
                {VISIBLE_TOTAL} AS total
         FROM incidents_incident i
-        JOIN incidents_category c ON c.id = i.category_id
+        LEFT JOIN incidents_category c ON c.id = i.category_id
         LEFT JOIN auth_user m ON m.id = i.incident_manager_id
         WHERE {VISIBLE_TO_COORDINATOR}
         ORDER BY i.reported_at DESC, i.id DESC
@@ -76,7 +76,7 @@ def api_list_floor(user, page_size):
         SELECT {LIST_COLUMNS},
                {VISIBLE_TOTAL} AS total
         FROM incidents_incident i
-        JOIN incidents_category c ON c.id = i.category_id
+        LEFT JOIN incidents_category c ON c.id = i.category_id
         WHERE {VISIBLE_TO_COORDINATOR}
         ORDER BY i.reported_at DESC, i.id DESC
         LIMIT {int(page_size)}
@@ -91,7 +91,7 @@ def api_detail_floor(user, incident_id):
                i.reopened_count, t.user_id AS team_user, t.role AS team_role,
                t.added_at AS team_added_at
         FROM incidents_incident i
-        JOIN incidents_category c ON c.id = i.category_id
+        LEFT JOIN incidents_category c ON c.id = i.category_id
         LEFT JOIN incidents_teammember t ON t.incident_id = i.id
         WHERE i.id = %s AND {VISIBLE_TO_COORDINATOR}
     """

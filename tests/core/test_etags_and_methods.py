@@ -101,6 +101,7 @@ def one_of_each(db, coordinator):
     return {
         "incidents": incident,
         "actions": action,
+        "categories": incident.category,
         "plans": plan,
         "plan-versions": version,
         "acknowledgements": acknowledgement,
@@ -129,5 +130,5 @@ def test_writes_on_any_history_endpoint_answer_405_to_everyone(one_of_each, coor
                     answers[(path, user.username, method)] = getattr(client, method)(
                         path
                     ).status_code
-    assert len(answers) == 9 * 4 * 4
+    assert len(answers) == 10 * 4 * 4
     assert {key: code for key, code in answers.items() if code != 405} == {}
