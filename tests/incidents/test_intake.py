@@ -350,12 +350,6 @@ def test_the_reporter_of_a_confidential_report_is_not_emailed_its_content(
         assert DESCRIPTION not in email.body
 
 
-def test_no_intake_member_no_email(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        f.incident(title="Nobody on the desk")
-    assert mail.outbox == []
-
-
 # -- the list's cost -----------------------------------------------------------
 
 
