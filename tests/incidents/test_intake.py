@@ -223,6 +223,29 @@ def test_the_intake_triages_it_over_the_api_then_gets_404(api, desk, secret):
     assert api(manager).get(url).status_code == 200
 
 
+def test_any_edit_that_takes_an_incident_out_of_its_writers_sight_is_saved_and_said(
+    api, client, coordinator
+):
+    """The same door for a coordinator marking someone else's incident confidential: the
+    write is kept and answered as such (204 / a message), never a 404 after the fact."""
+    by_api, by_admin = f.incident(title="Payroll file"), f.incident(title="HR file")
+    marked = api(coordinator).patch(
+        f"/api/v1/incidents/{by_api.pk}/", {"confidential": True}, format="json"
+    )
+    assert marked.status_code == 204
+    by_api.refresh_from_db()
+    assert by_api.confidential
+    assert api(coordinator).get(f"/api/v1/incidents/{by_api.pk}/").status_code == 404
+
+    client.force_login(coordinator)
+    data, _ = change_form_data(client, change_url(by_admin))
+    data["confidential"] = "on"
+    response = client.post(change_url(by_admin), data, follow=True)
+    assert "only its response team sees it: it has left your list" in response.content.decode()
+    by_admin.refresh_from_db()
+    assert by_admin.confidential
+
+
 def test_once_a_manager_is_named_the_services_refuse_an_intake_member_off_the_team(
     desk, secret, superuser
 ):
@@ -348,6 +371,20 @@ def test_the_reporter_of_a_confidential_report_is_not_emailed_its_content(
     for email in mail.outbox:
         assert TITLE not in email.subject + email.body
         assert DESCRIPTION not in email.body
+
+
+def test_an_intake_email_the_mail_server_refuses_is_on_the_incidents_timeline(
+    desks, whistle, settings, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = "tests.core.test_outputs.RefusingBackend"
+    with django_capture_on_commit_callbacks(execute=True):
+        incident = f.incident(whistle, confidential=True, title=TITLE)
+    failure = incident.timeline.get(text__contains="failed")
+    assert failure.text.startswith(
+        f"Email “New confidential report to triage: {incident.reference}” to a@example.org, "
+        "b@example.org failed (attempt 1 of 5)"
+    )
+    assert TITLE not in failure.text
 
 
 # -- the list's cost -----------------------------------------------------------
