@@ -1,15 +1,16 @@
-"""Demo data of the core app: the four demo sign-ins, one per role."""
+"""Demo data of the core app: the four demo sign-ins, one per role (the coordinator is
+on the incident intake too)."""
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from core.roles import COMPLIANCE, COORDINATORS, PLAN_APPROVERS, STAFF
+from core.roles import COMPLIANCE, COORDINATORS, INCIDENT_INTAKE, PLAN_APPROVERS, STAFF
 
 DEMO_PASSWORD = "demo"
 
 DEMO_USERS = [
     # username, first, last, groups, is_staff (admin access)
-    ("coordinator", "Casey", "Coordinator", [COORDINATORS, STAFF], True),
+    ("coordinator", "Casey", "Coordinator", [COORDINATORS, INCIDENT_INTAKE, STAFF], True),
     ("approver", "Avery", "Approver", [PLAN_APPROVERS, STAFF], True),
     ("compliance", "Morgan", "Compliance", [COMPLIANCE, STAFF], True),
     ("staff", "Sam", "Staff", [STAFF], False),
@@ -46,7 +47,12 @@ def load(stdout, actor=None):
             user._change_reason = "Demo data"
             user.set_password(DEMO_PASSWORD)
             user.save()
-            user.groups.add(*Group.objects.filter(name__in=groups))
+        # Also on a demo database made before a role was added (only what is missing, so a
+        # second run writes no history).
+        missing = Group.objects.filter(name__in=groups).exclude(user=user)
+        if missing:
+            user._history_user = actor
+            user.groups.add(*missing)
         users[username] = user
     stdout.write(f"  users: {', '.join(u for u, *_ in DEMO_USERS)} (password {DEMO_PASSWORD!r})")
     return users

@@ -1,9 +1,10 @@
-"""The four roles (Django groups) and their model permissions, gathered from every app.
+"""The five roles (Django groups) and their model permissions, gathered from every app.
 
 Each of our apps may have a `roles.py` with `PERMISSIONS = {group name: [patterns]}`
 where a pattern is `app_label.codename` with shell wildcards (`incidents.view_*`).
-A data migration creates the groups; after every `migrate` the permissions of
-new models are added too (additive: permissions granted by hand are kept).
+A data migration creates the groups; after every `migrate` (`sync_roles_after_migrate`)
+any group added to ROLE_NAMES since is created and the permissions of new models are
+added too (additive: permissions granted by hand are kept).
 """
 
 from fnmatch import fnmatchcase
@@ -13,7 +14,10 @@ COORDINATORS = "Coordinators"
 PLAN_APPROVERS = "Plan approvers"
 COMPLIANCE = "Compliance"
 STAFF = "Staff"
-ROLE_NAMES = (COORDINATORS, PLAN_APPROVERS, COMPLIANCE, STAFF)
+# Sees and triages every incident that has no incident manager yet, confidential ones
+# included, and is emailed every new report (incidents/roles.py, incidents/queries.py).
+INCIDENT_INTAKE = "Incident intake"
+ROLE_NAMES = (COORDINATORS, PLAN_APPROVERS, COMPLIANCE, STAFF, INCIDENT_INTAKE)
 
 OUR_APPS = ("core", "plans", "incidents", "training")
 
@@ -29,6 +33,8 @@ PERMISSIONS = {
         "auth.view_group",
     ],
     STAFF: [],
+    # Names the incident manager and the team: picks people from the user list.
+    INCIDENT_INTAKE: ["auth.view_user"],
 }
 
 

@@ -471,6 +471,12 @@ class IncidentAdmin(RefusalsAsMessages, AuditedAdmin):
             if name in services.DESCRIPTIVE_FIELDS
         }
         if change:
+            # Naming the manager hands a confidential incident to its team, out of sight of
+            # an intake member who is not on it: named last (save_related), after the team
+            # inline, so one save can classify, name the team and name the manager. Kept on
+            # this request's instance, never on the shared admin.
+            if "incident_manager" in fields:
+                obj._manager_named_last = fields.pop("incident_manager")
             if fields:
                 services.incident_update(
                     incident=obj, actor=request.user, reason="Edited in the admin", **fields
@@ -484,6 +490,29 @@ class IncidentAdmin(RefusalsAsMessages, AuditedAdmin):
         obj.pk = created.pk
         obj._state.adding = False
         obj.refresh_from_db()
+
+    def response_change(self, request, obj):
+        # Naming a confidential incident's manager hands it to its team: an intake member
+        # outside it is told so and sent to the list, not to a page that no longer exists.
+        if not self.get_queryset(request).filter(pk=obj.pk).exists():
+            self.message_user(
+                request,
+                f"{obj.reference} was saved. It is confidential and now only its response team "
+                "sees it: it has left your list.",
+                messages.SUCCESS,
+            )
+            return redirect("admin:incidents_incident_changelist")
+        return super().response_change(request, obj)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if "_manager_named_last" in form.instance.__dict__:
+            services.incident_update(
+                incident=form.instance,
+                actor=request.user,
+                reason="Edited in the admin",
+                incident_manager=form.instance.__dict__.pop("_manager_named_last"),
+            )
 
     def save_formset(self, request, form, formset, change):
         """Team, actions and notes go through the services (timeline entries, history reasons)."""

@@ -199,6 +199,8 @@ def load(stdout, actor=None, context=None):
                 urgency=urgency,
                 affected_service=service,
                 anonymous=index == 5,
+                # The last one, filed confidential, waits for the intake (the coordinator).
+                confidential=index == len(PATHS) - 1,
                 reported_at=reported,
             )
             count += 1
@@ -209,8 +211,7 @@ def load(stdout, actor=None, context=None):
                 incident=incident, actor=coordinator, incident_manager=coordinator
             )
             if index == 9:
-                # Marked confidential by its manager: a report filed confidential would be
-                # open to nobody but compliance until someone of its team is named.
+                # Marked confidential by its manager once the team is named.
                 services.incident_update(
                     incident=incident,
                     actor=coordinator,

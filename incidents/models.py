@@ -283,6 +283,10 @@ class Incident(models.Model):
         permissions = [
             ("see_all_confidential", "Can see confidential incidents outside the response team"),
             ("see_reporter_identity", "Can see who reported an anonymous incident"),
+            (
+                "triage_unassigned",
+                "Can see and triage incidents without an incident manager, confidential ones too",
+            ),
         ]
 
     def __str__(self):

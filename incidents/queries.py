@@ -35,6 +35,7 @@ from .models import (
 
 SEE_ALL_CONFIDENTIAL = "incidents.see_all_confidential"
 SEE_REPORTER = "incidents.see_reporter_identity"
+TRIAGE_UNASSIGNED = "incidents.triage_unassigned"  # the Incident intake role
 
 
 def sees_everything(user):
@@ -45,8 +46,17 @@ def sees_reporter_identity(user):
     return user.is_superuser or user.has_perm(SEE_REPORTER)
 
 
+def triages_unassigned(user):
+    """Whether `user` is on the intake: sees every incident that has no manager yet."""
+    return user.has_perm(TRIAGE_UNASSIGNED)
+
+
 def _seen_in_full(user):
-    """The condition for incidents `user` sees in full: None for all of them, False for none."""
+    """The condition for incidents `user` sees in full: None for all of them, False for none.
+
+    The one rule behind `fully_visible_incidents`, `visible_incidents`, `can_see` (which
+    states it row by row) and the list annotation, so admin, API and services agree.
+    """
     if not user.is_authenticated:
         return False
     if sees_everything(user):
@@ -56,7 +66,12 @@ def _seen_in_full(user):
     on_team = Q(incident_manager=user) | Q(
         Exists(TeamMember.objects.filter(incident=OuterRef("pk"), user=user))
     )
-    return Q(confidential=False) | on_team
+    condition = Q(confidential=False) | on_team
+    if triages_unassigned(user):
+        # Until someone manages it, a report (confidential or not) is the intake's to triage;
+        # naming its manager hands it to the team.
+        condition |= Q(incident_manager__isnull=True)
+    return condition
 
 
 def fully_visible_incidents(user):
@@ -65,6 +80,9 @@ def fully_visible_incidents(user):
     - Compliance and superusers: all.
     - Coordinators (view permission): every non-confidential incident, and the
       confidential ones whose response team they are on (manager or member).
+    - Incident intake (view and `triage_unassigned`): as coordinators, and every
+      incident with no incident manager yet, confidential ones included. Once a
+      manager is named, a confidential one is its team's again.
     - Everyone else: none. Having reported an incident is not enough: a reporter
       sees what they reported (`visible_incidents`), not the response to it.
     """
@@ -104,6 +122,8 @@ def can_see(user, incident):
         return False
     if not incident.confidential or incident.incident_manager_id == user.pk:
         return True
+    if incident.incident_manager_id is None and triages_unassigned(user):
+        return True
     return TeamMember.objects.filter(incident_id=incident.pk, user=user).exists()
 
 
@@ -129,8 +149,9 @@ def visible_count(user, queryset, *, narrowed):
     incidents); instead, in one query:
 
     - compliance staff: the tally's two totals (a one-row table the database keeps);
-    - coordinators: the tally's non-confidential total + the confidential incidents they may
-      see, counted from the confidential rows' own index (`incident_confidential_idx`);
+    - coordinators and the intake: the tally's non-confidential total + the confidential
+      incidents they may see (team, own reports, for the intake the unassigned ones),
+      counted from the confidential rows' own index (`incident_confidential_idx`);
     - everyone else (their own reports): counted as it is, from the reporter index.
     """
     if narrowed or not user.has_perm("incidents.view_incident"):

@@ -28,4 +28,20 @@ PERMISSIONS = {
         "incidents.see_reporter_identity",
     ],
     "Staff": ["incidents.add_incident"],
+    # Triage (docs/incidents.md §Intake): read and classify the report, name its manager
+    # and team, move it to triaged, escalate it, note why. Nothing of the response after
+    # (actions, communications, review), no reference data, no history, never a delete.
+    "Incident intake": [
+        "incidents.triage_unassigned",
+        "incidents.view_incident",
+        "incidents.change_incident",
+        "incidents.view_category",
+        "incidents.view_teammember",
+        "incidents.add_teammember",
+        "incidents.change_teammember",
+        "incidents.view_escalation",
+        "incidents.add_escalation",
+        "incidents.view_timelineentry",
+        "incidents.add_timelineentry",
+    ],
 }

@@ -14,6 +14,7 @@ from core.errors import InvalidInput, NotPermitted, StaleEdit, TransitionNotAllo
 from core.history import stamp
 from core.mail import email_queue, header_value, parse_addresses
 from core.models import OutgoingEmail
+from core.roles import INCIDENT_INTAKE
 from plans import queries as plan_queries
 from plans import services as plan_services
 
@@ -94,7 +95,8 @@ def _person(actor):
 
 
 def _mail(subject, body, recipients, *, about):
-    """Queue the email about `about` (an escalation, a communication), sent once this commits.
+    """Queue the email about `about` (an escalation, a communication, a new report), sent
+    once this commits.
 
     The outbox row records whether it was delivered; a failure lands on the
     incident's timeline (incidents.receivers) and is retried (core.mail).
@@ -187,7 +189,59 @@ def incident_report(
         + (" anonymously" if anonymous else ""),
         actor=None if anonymous else actor,
     )
+    _mail(*intake_message(incident), _intake_recipients(), about=incident)
     return incident
+
+
+def _intake_recipients():
+    return list(
+        User.objects.filter(groups__name=INCIDENT_INTAKE, is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+
+
+def intake_message(incident):
+    """(subject, body) of the email telling the intake of a new report, once it commits.
+
+    One email to the whole group. For a confidential report it names the reference and
+    the link only: no title, description, service or reporter (the link opens it for
+    those who may see it). An anonymous report never names its reporter.
+    """
+    url = incident_url(incident)
+    if incident.confidential:
+        return (
+            f"New confidential report to triage: {incident.reference}",
+            (
+                f"{incident.reference} has been reported and waits for triage.\n\n"
+                "It is confidential: its details are shown only on the page, to the intake "
+                "until an incident manager is named, then to its response team, compliance "
+                f"and administrators.\n\n{url}\n"
+            ),
+        )
+    reporter = incident.reporter
+    if incident.anonymous or reporter is None:
+        reported_by = "anonymous"
+    else:
+        reported_by = reporter.get_full_name() or reporter.username
+    category = incident.category.name if incident.category_id else "not classified"
+    lines = [
+        f"{incident.reference} has been reported and waits for triage.",
+        "",
+        f"Title: {incident.title}",
+        f"Category: {category}",
+        f"Priority: {incident.priority} (impact {incident.get_impact_display()}, "
+        f"urgency {incident.get_urgency_display()})",
+        f"Affected service: {incident.affected_service or '—'}",
+        f"Reported by: {reported_by}",
+    ]
+    if incident.is_late:
+        lines.append("Reported late (long after it occurred).")
+    lines += ["", incident.description, "", url]
+    return (
+        f"[{incident.priority}] New report to triage: {incident.reference} {incident.title}",
+        "\n".join(lines) + "\n",
+    )
 
 
 @transaction.atomic
@@ -827,18 +881,19 @@ def _who(addresses):
 
 @transaction.atomic
 def email_delivery_record(*, email, actor):
-    """Put a failed email about an escalation or a communication on its incident's timeline
-    (and its delivery after all, when a retry succeeds), so nobody takes it as sent.
+    """Put a failed email about an escalation, a communication or a new report (the intake's
+    notice) on its incident's timeline (and its delivery after all, when a retry succeeds),
+    so nobody takes it as sent.
 
     A communication's timeline line says its email was queued, so its delivery is put
-    there too; an escalation's line says who it went to, and its email's delivery at the
-    first attempt adds nothing to it.
+    there too; an escalation's line says who it went to and a report's notice has none, so
+    their delivery at the first attempt adds nothing.
     """
     record = email.about
-    if not isinstance(record, Communication | Escalation):
+    if not isinstance(record, Communication | Escalation | Incident):
         return None
     failed = email.status == OutgoingEmail.Status.FAILED
-    if not failed and email.attempts <= 1 and isinstance(record, Escalation):
+    if not failed and email.attempts <= 1 and isinstance(record, Escalation | Incident):
         return None
     subject = f"Email “{email.subject}” to {_who(email.recipients)}"
     if not failed and email.attempts <= 1:
@@ -856,12 +911,11 @@ def email_delivery_record(*, email, actor):
             f"{subject} failed (attempt {email.attempts}, the last): {email.last_error} — "
             "nobody was told; send it again."
         )
-    kind = (
-        TimelineEntry.Kind.COMMUNICATION
-        if isinstance(record, Communication)
-        else TimelineEntry.Kind.ESCALATION
+    kind = {Communication: TimelineEntry.Kind.COMMUNICATION, Incident: TimelineEntry.Kind.NOTE}.get(
+        type(record), TimelineEntry.Kind.ESCALATION
     )
+    incident_id = record.pk if isinstance(record, Incident) else record.incident_id
     return _save(
-        TimelineEntry(incident_id=record.incident_id, kind=kind, text=text, author=None),
+        TimelineEntry(incident_id=incident_id, kind=kind, text=text, author=None),
         actor=actor,
     )

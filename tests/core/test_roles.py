@@ -3,35 +3,48 @@
 import pytest
 from django.urls import reverse
 
-from core.roles import COMPLIANCE, COORDINATORS, PLAN_APPROVERS, STAFF
+from core.roles import COMPLIANCE, COORDINATORS, INCIDENT_INTAKE, PLAN_APPROVERS, STAFF
 from tests import factories
 from tests.incidents import factories as f
 
 pytestmark = pytest.mark.django_db
 
-ROLES = (COORDINATORS, PLAN_APPROVERS, COMPLIANCE, STAFF)
+ROLES = (COORDINATORS, PLAN_APPROVERS, COMPLIANCE, STAFF, INCIDENT_INTAKE)
 
-# permission: (Coordinators, Plan approvers, Compliance, Staff)
+# permission: (Coordinators, Plan approvers, Compliance, Staff, Incident intake)
 REACH = {
-    "incidents.add_incident": (True, False, False, True),
-    "incidents.change_incident": (True, False, False, False),
-    "incidents.view_incident": (True, False, True, False),
-    "incidents.add_escalation": (True, False, False, False),
-    "incidents.change_postincidentreview": (True, False, False, False),
-    "incidents.see_all_confidential": (False, False, True, False),
-    "incidents.see_reporter_identity": (False, False, True, False),
-    "incidents.delete_incident": (False, False, False, False),
-    "plans.add_plan": (True, False, False, False),
-    "plans.change_planversion": (True, True, False, False),  # approvers may author (issue 12)
-    "plans.approve_planversion": (False, True, False, False),
-    "plans.publish_planversion": (False, True, False, False),
-    "plans.view_unpublished_planversion": (True, True, True, False),
-    "plans.view_compliance_report": (True, False, True, False),
-    "plans.add_acknowledgement": (True, True, False, True),
-    "plans.view_planversion": (True, True, True, True),
-    "plans.delete_planversion": (False, False, False, False),
-    "core.view_history": (True, False, True, False),
-    "core.export_history": (False, False, True, False),
+    "incidents.add_incident": (True, False, False, True, False),
+    "incidents.change_incident": (True, False, False, False, True),
+    "incidents.view_incident": (True, False, True, False, True),
+    "incidents.add_escalation": (True, False, False, False, True),
+    "incidents.change_postincidentreview": (True, False, False, False, False),
+    "incidents.see_all_confidential": (False, False, True, False, False),
+    "incidents.see_reporter_identity": (False, False, True, False, False),
+    "incidents.delete_incident": (False, False, False, False, False),
+    "plans.add_plan": (True, False, False, False, False),
+    "plans.change_planversion": (
+        True,
+        True,
+        False,
+        False,
+        False,
+    ),  # approvers may author (issue 12)
+    "plans.approve_planversion": (False, True, False, False, False),
+    "plans.publish_planversion": (False, True, False, False, False),
+    "plans.view_unpublished_planversion": (True, True, True, False, False),
+    "plans.view_compliance_report": (True, False, True, False, False),
+    "plans.add_acknowledgement": (True, True, False, True, False),
+    "plans.view_planversion": (True, True, True, True, False),
+    "plans.delete_planversion": (False, False, False, False, False),
+    "core.view_history": (True, False, True, False, False),
+    "core.export_history": (False, False, True, False, False),
+    "incidents.triage_unassigned": (False, False, False, False, True),
+    "incidents.add_teammember": (True, False, False, False, True),
+    "incidents.add_timelineentry": (True, False, False, False, True),
+    "incidents.add_action": (True, False, False, False, False),
+    "incidents.add_communication": (True, False, False, False, False),
+    "incidents.change_category": (True, False, False, False, False),
+    "auth.view_user": (True, True, True, False, True),
 }
 
 
@@ -57,7 +70,11 @@ def incident_calls(incident):
         ("get", "/api/v1/incidents/", None),
         ("get", f"/api/v1/incidents/{incident.pk}/", None),
         ("patch", f"/api/v1/incidents/{incident.pk}/", {"title": "Renamed"}),
-        ("post", f"/api/v1/incidents/{incident.pk}/transition/", {"status": "triaged", "reason": "x"}),
+        (
+            "post",
+            f"/api/v1/incidents/{incident.pk}/transition/",
+            {"status": "triaged", "reason": "x"},
+        ),
         ("get", f"/api/v1/incidents/{incident.pk}/history/", None),
         ("get", "/api/v1/metrics/incidents/", None),
     ]
@@ -71,6 +88,9 @@ EXPECTED = {
     PLAN_APPROVERS: [200, 404, 403, 403, 403, 403],
     COMPLIANCE: [200, 200, 403, 403, 200, 200],
     STAFF: [200, 404, 403, 403, 403, 403],
+    # Someone else's report with no manager yet is the intake's to triage; no history, but
+    # the metrics of what they see.
+    INCIDENT_INTAKE: [200, 200, 200, 200, 403, 200],
 }
 
 
@@ -98,5 +118,6 @@ def test_admin_reach(client, group):
         PLAN_APPROVERS: (403, 403),
         COMPLIANCE: (200, 403),
         STAFF: (302, 302),  # no admin access at all: sent to the sign-in page
+        INCIDENT_INTAKE: (200, 403),  # triages what is reported; reports as Staff
     }[group]
     assert (changelist, add) == expected
