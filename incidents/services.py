@@ -451,8 +451,9 @@ def escalation_message(escalation):
             f"[{incident.priority}] Escalated to you: {incident.reference} (confidential)",
             (
                 f"{heading} has been escalated to you at level {level}.\n\n"
-                "It is confidential: its details are shown only to its response team, "
-                f"compliance and administrators.\n\n{incident_url(incident)}\n"
+                "It is confidential: its details are shown only to its response team "
+                "(the incident intake while it has no manager), compliance and "
+                f"administrators.\n\n{incident_url(incident)}\n"
             ),
         )
     return (
