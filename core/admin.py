@@ -20,6 +20,7 @@ from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.utils import get_history_model_for_model
 
+from core.admin_history import ReadableHistory
 from core.admin_site import AdminDoors, refuse_writes
 from core.evidence import history_entries_by
 from core.parsing import parse_id
@@ -76,9 +77,10 @@ def _historical_m2m(field, record):
     return display
 
 
-class AuditedAdmin(AdminDoors, SimpleHistoryAdmin):
+class AuditedAdmin(AdminDoors, ReadableHistory, SimpleHistoryAdmin):
     """Base admin for every model of ours: history pages (read-only, for those who may read
-    history, of rows they may see), cheap changelists, declared filters only."""
+    history, of rows they may see, in words: core.admin_history), cheap changelists, declared
+    filters only."""
 
     paginator = EstimatedCountPaginator
     show_full_result_count = False
@@ -151,8 +153,8 @@ class AuditedAdmin(AdminDoors, SimpleHistoryAdmin):
         refused = refuse_writes(request)
         if refused:
             return refused
-        self._visible_or_404(request, object_id)
-        return super().history_view(request, object_id, extra_context)
+        obj = self._visible_or_404(request, object_id)
+        return self.render_readable_history(request, obj, extra_context)
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         """One historical version, every field read-only; GET only, never saves."""

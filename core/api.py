@@ -12,6 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from simple_history.models import HistoricalRecords
 
+from core import history_diff
 from core.errors import StaleEdit
 from core.pagination import StandardPagination  # noqa: F401  (re-exported)
 from core.validators import safe_href
@@ -65,105 +66,8 @@ class AuditedViewMixin(OfferedMethodsFirstMixin):
         HistoricalRecords.context.request = request
 
 
-HISTORY_META_FIELDS = {
-    "history_id",
-    "history_date",
-    "history_user",
-    "history_user_id",
-    "history_type",
-    "history_change_reason",
-    "history_relation",
-}
-
-
-def _fields(record):
-    """(name shown, attribute read) for each tracked column: foreign keys by name, their id as value."""
-    return [
-        (f.name, f.attname)
-        for f in type(record)._meta.concrete_fields
-        if f.attname not in HISTORY_META_FIELDS and f.name not in HISTORY_META_FIELDS
-    ]
-
-
-def _plain(value):
-    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
-
-
-def m2m_names(history_model):
-    """Names of the many-to-many fields a historical model tracks."""
-    return [field.name for field in getattr(history_model, "_history_m2m_fields", [])]
-
-
-def _m2m_snapshot(records):
-    """{(history_id, m2m name): sorted related ids} for the given historical records, one query per field."""
-    records = [r for r in records if r is not None]
-    if not records:
-        return {}
-    history_model = type(records[0])
-    tracked = records[0].instance_type
-    ids = [r.history_id for r in records]
-    snapshot = {(hid, name): [] for hid in ids for name in m2m_names(history_model)}
-    for name in m2m_names(history_model):
-        through = getattr(records[0], name).model
-        target = next(
-            f
-            for f in through._meta.fields
-            if f.is_relation and f.name != "history" and f.related_model is not tracked
-        )
-        for hid, target_id in through.objects.filter(history_id__in=ids).values_list(
-            "history_id", target.attname
-        ):
-            snapshot[(hid, name)].append(target_id)
-    return {key: sorted(values) for key, values in snapshot.items()}
-
-
-def _value(record, name, attname, m2m):
-    if record is None:
-        return None
-    if (record.history_id, name) in m2m:
-        return m2m[(record.history_id, name)]
-    return getattr(record, attname)
-
-
-def history_entries(records, previous, *, hidden_fields=()):
-    """Turn history records (newest first) into entries with the fields that changed.
-
-    `previous` is the record just older than the last one in `records` (or None).
-    Fields in `hidden_fields` are never shown, neither old nor new values.
-    """
-    records = list(records)
-    older = records[1:] + [previous]
-    m2m = _m2m_snapshot([*records, previous])
-    entries = []
-    for record, before in zip(records, older, strict=True):
-        changes = {}
-        names = _fields(record) + [(name, name) for name in m2m_names(type(record))]
-        for name, attname in names:
-            if name in hidden_fields or attname in hidden_fields:
-                continue
-            new = _value(record, name, attname, m2m)
-            old = _value(before, name, attname, m2m)
-            if record.history_type == "+" or before is None:
-                if new not in (None, "", []):
-                    changes[name] = {"old": None, "new": _plain(new)}
-            elif old != new:
-                changes[name] = {"old": _plain(old), "new": _plain(new)}
-        entries.append(
-            {
-                "history_id": record.history_id,
-                "history_date": record.history_date,
-                "history_user": record.history_user_id,
-                "history_user_name": (
-                    record.history_user.get_username() if record.history_user_id else None
-                ),
-                "history_type": {"+": "created", "~": "changed", "-": "deleted"}[
-                    record.history_type
-                ],
-                "history_change_reason": record.history_change_reason,
-                "changes": changes,
-            }
-        )
-    return entries
+# The one diff engine and mask (core.history_diff); `history_entries` re-exported for callers.
+history_entries = history_diff.history_entries
 
 
 HistoryEntrySerializer = inline_serializer(
@@ -197,17 +101,14 @@ class HistoryMixin:
     """Adds a read-only `…/{id}/history/` action to a viewset.
 
     Visibility follows `get_object()`: what a user may not see, they may not
-    see the history of. Override `history_hidden_fields(instance)` to mask
-    fields for this request, and `clean_history_entry` to mask more.
+    see the history of. Override `history_mask(instance)` to hide values or people
+    from this request's reader (the admin's history pages use the same mask).
     """
 
     history_permission = "core.view_history"
 
-    def history_hidden_fields(self, instance):
-        return ()
-
-    def clean_history_entry(self, instance, record, entry):
-        return entry
+    def history_mask(self, instance):
+        return history_diff.NO_MASK
 
     @extend_schema(responses=HistoryEntrySerializer, filters=False)
     @action(
@@ -234,12 +135,7 @@ class HistoryMixin:
                 .order_by("-history_date", "-history_id")
                 .first()
             )
-        hidden = self.history_hidden_fields(instance)
-        entries = history_entries(page, previous, hidden_fields=hidden)
-        entries = [
-            self.clean_history_entry(instance, record, entry)
-            for record, entry in zip(page, entries, strict=True)
-        ]
+        entries = history_entries(page or [], previous, mask=self.history_mask(instance))
         return paginator.get_paginated_response(entries)
 
 

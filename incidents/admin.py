@@ -444,25 +444,13 @@ class IncidentAdmin(RefusalsAsMessages, AuditedAdmin):
         url = reverse("admin:incidents_postincidentreview_change", args=[review.pk])
         return format_html('<a href="{}">{}</a>', url, review.get_status_display())
 
-    def render_history_view(self, request, template, context, **kwargs):
-        """Anonymous reporters stay hidden in the history list as everywhere else (one
-        version's page shows the fieldsets, masked by `get_fieldsets`)."""
-        incident = context.get("object")
-        if (
-            incident is not None
-            and incident.anonymous
-            and not queries.sees_reporter_identity(request.user)
-        ):
-            for record in context["page_obj"].object_list:
-                if record.history_user_id == incident.reporter_id:
-                    record.history_user = None
-                    record.history_user_id = None
-                changes = getattr(record, "history_delta_changes", None)
-                if changes:
-                    record.history_delta_changes = [
-                        c for c in changes if str(c.get("field")).lower() != "reporter"
-                    ]
-        return super().render_history_view(request, template, context, **kwargs)
+    # The incident's history page tells the whole story: its own changes and those of its
+    # team, actions, escalations, communications and review (core.admin_history).
+    history_children = ("team", "actions", "escalations", "communications", "review")
+
+    def history_mask(self, request, obj):
+        # The API's rule too: anonymous reporters stay hidden in the history.
+        return queries.history_mask(request.user, obj)
 
     def save_model(self, request, obj, form, change):
         fields = {

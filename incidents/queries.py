@@ -21,6 +21,8 @@ from django.db.models import (
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
+from core.history_diff import NO_MASK, Mask
+
 from .models import (
     OPEN_STATUSES,
     Action,
@@ -49,6 +51,16 @@ def sees_reporter_identity(user):
 def triages_unassigned(user):
     """Whether `user` is on the intake: sees every incident that has no manager yet."""
     return user.has_perm(TRIAGE_UNASSIGNED)
+
+
+def history_mask(user, incident):
+    """What `user` may not see in `incident`'s own history: the one rule for the admin's
+    history pages and the API's `…/history/`. An anonymous reporter's identity is hidden
+    from those who may not see it: the reporter field's values, and the reporter as the
+    person who made a change (their report, and anything they did on it later)."""
+    if incident.anonymous and not sees_reporter_identity(user):
+        return Mask(fields=frozenset({"reporter"}), actors=frozenset({incident.reporter_id}))
+    return NO_MASK
 
 
 def _seen_in_full(user):

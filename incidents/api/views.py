@@ -140,21 +140,9 @@ class IncidentViewSet(
             context["targets"] = queries.targets_by_priority()
         return context
 
-    # Anonymous reporters stay hidden in the history too.
-    def history_hidden_fields(self, instance):
-        if instance.anonymous and not queries.sees_reporter_identity(self.request.user):
-            return ("reporter",)
-        return ()
-
-    def clean_history_entry(self, instance, record, entry):
-        if (
-            instance.anonymous
-            and not queries.sees_reporter_identity(self.request.user)
-            and record.history_user_id is not None
-            and record.history_user_id == instance.reporter_id
-        ):
-            entry = {**entry, "history_user": None, "history_user_name": None}
-        return entry
+    # Anonymous reporters stay hidden in the history too (the admin's rule: queries.history_mask).
+    def history_mask(self, instance):
+        return queries.history_mask(self.request.user, instance)
 
     def _detail(self, incident, status_code=200):
         incident = self.get_queryset().prefetch_related("team").get(pk=incident.pk)

@@ -240,7 +240,7 @@ def test_history_page_hides_an_anonymous_reporter_from_coordinators(client, coor
     assert "Edited title" in page or "title" in page
     assert "anonymous_reporter" not in page and "Rhea" not in page
     client.force_login(compliance_user)
-    assert "anonymous_reporter" in client.get(url).content.decode()
+    assert "Rhea Porter" in client.get(url).content.decode()  # people by full name (issue 12.9)
 
 
 def test_timeline_entries_show_their_text_once_on_the_change_page(client, coordinator):
