@@ -17,6 +17,7 @@ from core.models import OutgoingEmail
 from core.roles import INCIDENT_INTAKE
 from plans import queries as plan_queries
 from plans import services as plan_services
+from plans.models import PlanChangeRequest
 
 from . import queries
 from .models import (
@@ -775,7 +776,7 @@ def review_save(*, incident, actor, participants=None, **fields):
 
 
 CONFIDENTIAL_CHANGE_REQUEST = {
-    "summary": "Plan change requested by the post-incident review of a confidential incident",
+    "summary": PlanChangeRequest.CONFIDENTIAL_SUMMARY,
     "details": (
         "The requested change is written in the incident's post-incident review. The incident "
         "is confidential: only its response team, compliance and administrators can open it "

@@ -631,6 +631,9 @@ class PlanChangeRequestAdmin(AuditedAdmin):
     fields = ("plan", "summary", "details", "source", "source_url")
     ordering = ("-created_at", "-id")
 
+    def history_mask(self, request, obj):
+        return queries.change_request_history_mask(request.user, obj)
+
     def has_change_permission(self, request, obj=None):
         return obj is None and super().has_change_permission(request, obj)
 

@@ -303,6 +303,12 @@ class Acknowledgement(models.Model):
 class PlanChangeRequest(models.Model):
     """A request (from a post-incident review, an exercise, a person) to change a plan."""
 
+    # The summary of a request filed (or restated) for a confidential source: the asking app
+    # writes it in place of anything that would say what the source is.
+    CONFIDENTIAL_SUMMARY = (
+        "Plan change requested by the post-incident review of a confidential incident"
+    )
+
     class Status(models.TextChoices):
         OPEN = "open", "Open"
         ADDRESSED = "addressed", "Addressed"
@@ -337,9 +343,19 @@ class PlanChangeRequest(models.Model):
     class Meta:
         ordering = ("-created_at", "-id")
         indexes = [models.Index(fields=["plan", "status"])]
+        permissions = [
+            (
+                "read_confidential_source",
+                "Can read what a change request restated as confidential said before",
+            )
+        ]
 
     def __str__(self):
         return self.summary
+
+    @property
+    def has_confidential_source(self):
+        return self.summary == self.CONFIDENTIAL_SUMMARY
 
 
 class AcknowledgementNotice(models.Model):

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
+from core.history_diff import NO_MASK, Mask
 from core.text import normalise_newlines
 
 from .models import Acknowledgement, Plan, PlanChangeRequest, PlanVersion, Section
@@ -57,6 +58,20 @@ def may_approve(user, version):
         and user.has_perm("plans.approve_planversion")
         and not had_a_hand_in(user, version)
     )
+
+
+CHANGE_REQUEST_TEXT = frozenset({"summary", "details", "source", "source_url"})
+
+
+def change_request_history_mask(user, change_request):
+    """A request restated because its source became confidential keeps what it said before in
+    its history (history is append-only): readers who may not see confidential sources get
+    none of its text there, in the admin and the API alike."""
+    if change_request.has_confidential_source and not user.has_perm(
+        "plans.read_confidential_source"
+    ):
+        return Mask(fields=CHANGE_REQUEST_TEXT)
+    return NO_MASK
 
 
 def visible_versions(user):

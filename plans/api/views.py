@@ -297,6 +297,9 @@ class PlanChangeRequestViewSet(
 ):
     """Requests to change a plan (raised by reviews and exercises), read-only here."""
 
+    def history_mask(self, instance):
+        return queries.change_request_history_mask(self.request.user, instance)
+
     permission_classes = [permissions.IsAuthenticated, ModelPermissions]
     serializer_class = s.ChangeRequestListSerializer
     filterset_fields = ("plan", "status")

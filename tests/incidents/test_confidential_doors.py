@@ -547,3 +547,34 @@ def test_a_template_does_not_pour_a_confidential_title_into_a_communication(
         )
     assert SECRET not in sent.subject + sent.body and "Payroll" not in sent.body
     assert SECRET not in _all_text(mailoutbox) and incident.reference in mailoutbox[-1].subject
+
+
+def test_a_restated_change_requests_history_shows_its_old_text_to_none_but_compliance(
+    api, client, approver, compliance_user
+):
+    plan, version, author, _ = published_plan(code="IRP")
+    manager = factories.coordinator(username="manager")
+    incident = f.incident(category=f.category("Governed", plan=plan), title=SECRET)
+    services.review_save(
+        incident=incident,
+        actor=manager,
+        summary="s",
+        root_cause="r",
+        lessons_learned="l",
+        plan_change_needed=True,
+        plan_change_description=SECRET_DETAIL,
+    )
+    services.review_complete(incident=incident, actor=manager)
+    services.incident_update(incident=incident, actor=manager, confidential=True)
+    request = PlanChangeRequest.objects.get()
+    outsider = factories.coordinator(username="outsider")
+    api_url = f"/api/v1/plan-change-requests/{request.pk}/history/"
+    admin_url = reverse("admin:plans_planchangerequest_history", args=[request.pk])
+    for reader, may_read in ((outsider, False), (compliance_user, True)):
+        body = api(reader).get(api_url)
+        assert body.status_code == 200
+        assert (SECRET_DETAIL in str(body.json())) is may_read
+        client.force_login(reader)
+        page = client.get(admin_url)
+        assert page.status_code == 200
+        assert (SECRET_DETAIL[:40] in page.content.decode()) is may_read
