@@ -162,7 +162,7 @@ class VersionSerializer(VersionListSerializer):
     reviews = ReviewSerializer(many=True, read_only=True)
     open_change_requests = serializers.SerializerMethodField()
     statement = serializers.CharField(read_only=True)
-    acknowledge_by = serializers.DateTimeField(read_only=True)
+    acknowledge_by = serializers.DateTimeField(read_only=True, allow_null=True)
 
     class Meta(VersionListSerializer.Meta):
         fields = VersionListSerializer.Meta.fields + (
@@ -229,7 +229,7 @@ class AcknowledgementSerializer(serializers.ModelSerializer):
 class PendingSerializer(serializers.ModelSerializer):
     plan_code = serializers.CharField(source="plan.code", read_only=True)
     plan_title = serializers.CharField(source="plan.title", read_only=True)
-    acknowledge_by = serializers.DateTimeField(read_only=True)
+    acknowledge_by = serializers.DateTimeField(read_only=True, allow_null=True)
     statement = serializers.CharField(read_only=True)
 
     class Meta:

@@ -66,8 +66,16 @@ PG_FORWARD = [
     END $$ LANGUAGE plpgsql""",
     """CREATE TRIGGER plans_review_guard BEFORE UPDATE OR DELETE ON plans_review
     FOR EACH ROW EXECUTE FUNCTION plans_review_guard()""",
+    # An empty table may be truncated (it holds no evidence; test runners reset that way).
+    f"""CREATE OR REPLACE FUNCTION plans_review_truncate_guard() RETURNS trigger AS $$
+    BEGIN
+      IF EXISTS (SELECT 1 FROM plans_review) THEN
+        RAISE EXCEPTION '{REVIEW_MSG}' USING ERRCODE = '23001';
+      END IF;
+      RETURN NULL;
+    END $$ LANGUAGE plpgsql""",
     """CREATE TRIGGER plans_review_truncate_guard BEFORE TRUNCATE ON plans_review
-    FOR EACH STATEMENT EXECUTE FUNCTION plans_review_guard()""",
+    FOR EACH STATEMENT EXECUTE FUNCTION plans_review_truncate_guard()""",
     f"""CREATE OR REPLACE FUNCTION plans_version_stamps_guard() RETURNS trigger AS $$
     BEGIN
       IF OLD.status <> 'draft' AND ({_stamps_changed("IS DISTINCT FROM")}) THEN
@@ -85,6 +93,7 @@ PG_BACKWARD = [
     "DROP TRIGGER IF EXISTS plans_review_guard ON plans_review",
     "DROP TRIGGER IF EXISTS plans_review_truncate_guard ON plans_review",
     "DROP FUNCTION IF EXISTS plans_review_guard()",
+    "DROP FUNCTION IF EXISTS plans_review_truncate_guard()",
     "DROP TRIGGER IF EXISTS plans_version_stamps_guard ON plans_planversion",
     "DROP FUNCTION IF EXISTS plans_version_stamps_guard()",
 ]
