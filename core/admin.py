@@ -1,7 +1,7 @@
 """Shared admin pieces: the audited base admin, a paginator that scales, users with history."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.contrib.auth import get_user_model
@@ -10,6 +10,7 @@ from django.core.exceptions import FieldDoesNotExist, PermissionDenied, Validati
 from django.core.paginator import Paginator
 from django.db import connections, models
 from django.http import Http404
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.functional import cached_property
@@ -22,6 +23,7 @@ from simple_history.utils import get_history_model_for_model
 
 from core.admin_history import ReadableHistory
 from core.admin_site import AdminDoors, refuse_writes
+from core.errors import DomainError
 from core.evidence import history_entries_by
 from core.parsing import parse_id
 
@@ -232,6 +234,104 @@ class AuditedAdmin(AdminDoors, ReadableHistory, SimpleHistoryAdmin):
             if fields:
                 result.append((name, {**options, "fields": fields}))
         return result
+
+
+def domain_error_message(request, exc):
+    """A service's refusal (a DomainError, or a model ValidationError) as a message on the page."""
+    if isinstance(exc, ValidationError):
+        for text in exc.messages:
+            messages.error(request, text)
+        return
+    messages.error(request, exc.message)
+
+
+def run_service(request, service, /, **kwargs):
+    """Call `service(actor=request.user, **kwargs)` for a button or an action; a refusal becomes
+    a message on the page and None is returned (the service's transaction saved nothing)."""
+    try:
+        return service(actor=request.user, **kwargs)
+    except (DomainError, ValidationError) as exc:
+        domain_error_message(request, exc)
+        return None
+
+
+class ServiceAdmin(AuditedAdmin):
+    """The one admin shape for a model whose writes go through services.
+
+    Declare `create_service` and `update_service` (functions of the app's `services`, taking
+    the acting user as `actor`, the record as `service_object` — the model's name by default —
+    and the form's fields as keywords) and `service_fields` (the fields the form hands over).
+    The add and change forms then save through the services only: the rules, the permission
+    check and the history reason are theirs. A refusal after the form validated is a message on
+    the page, and Django's transaction around the form keeps nothing it saved before.
+    Many-to-many fields in `service_fields` are handed to the service too (it stores them), so
+    the form's own `save_m2m` is not run; inlines are saved as usual.
+    """
+
+    create_service = None
+    update_service = None
+    service_fields = ()
+    service_object = None
+    change_reason = "Edited in the admin"
+
+    def service_data(self, request, form, change):
+        """The keywords the service receives: on a change only what the form changed."""
+        names = [name for name in self.service_fields if name in form.cleaned_data]
+        if change:
+            names = [name for name in names if name in form.changed_data]
+        return {name: form.cleaned_data[name] for name in names}
+
+    def save_model(self, request, obj, form, change):
+        data = self.service_data(request, form, change)
+        if change:
+            if data:
+                target = self.service_object or self.opts.model_name
+                type(self).update_service(**{target: obj}, actor=request.user, **data)
+            return
+        created = type(self).create_service(actor=request.user, **data)
+        obj.pk = created.pk
+        obj._state.adding = False
+
+    def save_related(self, request, form, formsets, change):
+        for formset in formsets:
+            self.save_formset(request, form, formset, change)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except (DomainError, ValidationError) as exc:
+            domain_error_message(request, exc)
+            return redirect(request.get_full_path())
+
+
+class ReadOnlyAdmin(AuditedAdmin):
+    """Rows written only by services elsewhere (notices, clocks, outbox, custody): shown, never
+    added, changed or deleted from the admin."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline:
+    """An inline that shows related rows and offers no add, change or delete."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 User = get_user_model()

@@ -3,11 +3,11 @@
 import hashlib
 import json
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.http import Http404
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import permissions, serializers
+from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from simple_history.models import HistoricalRecords
@@ -15,6 +15,7 @@ from simple_history.models import HistoricalRecords
 from core import history_diff
 from core.errors import StaleEdit
 from core.pagination import StandardPagination  # noqa: F401  (re-exported)
+from core.parsing import parse_id
 from core.validators import safe_href
 
 
@@ -140,13 +141,24 @@ class HistoryMixin:
 
 
 def stored_row(instance):
-    """The record as the database holds it now: every column, and the ids of its many-to-many
-    links (a plan's audience), read fresh (one query, plus one per many-to-many field)."""
+    """The record as the database holds it: every column, and the ids of its many-to-many
+    links (a plan's audience).
+
+    Read from `instance` itself when it was loaded whole (a detail read loads its row once);
+    otherwise, and for links not prefetched, from the database.
+    """
     model = type(instance)
     opts = model._meta
     columns = [f.attname for f in opts.concrete_fields]
-    row = model._base_manager.filter(pk=instance.pk).values(*columns).first() or {}
+    if instance.pk is not None and not instance.get_deferred_fields():
+        row = {name: getattr(instance, name) for name in columns}
+    else:
+        row = model._base_manager.filter(pk=instance.pk).values(*columns).first() or {}
+    prefetched = getattr(instance, "_prefetched_objects_cache", {})
     for field in opts.many_to_many:
+        if field.name in prefetched:
+            row[field.name] = sorted(related.pk for related in prefetched[field.name])
+            continue
         row[field.name] = sorted(
             model._base_manager.filter(pk=instance.pk)
             .exclude(**{f"{field.name}__isnull": True})
@@ -201,31 +213,122 @@ class ETagMixin:
 
     def update(self, request, *args, **kwargs):
         with transaction.atomic():
-            if request.headers.get("If-Match"):
-                check_if_match(request, self.get_object_for_update())
-            response = super().update(request, *args, **kwargs)
-        if isinstance(response, Response) and response.status_code == 200:
+            instance = self.get_object_for_update()
+            check_if_match(request, instance)
+            # UpdateModelMixin's update reads the object again; hand it the locked one.
+            self.get_object = lambda: instance
             try:
-                instance = self.get_object()
-            except Http404:
-                # The write took the record out of the writer's sight (an intake member
-                # naming a confidential incident's manager hands it to its team): it is
-                # saved, and there is nothing they may be shown.
-                return Response(status=204)
-            response.data = self.read_representation(instance)
-            response["ETag"] = etag_for(instance)
+                response = super().update(request, *args, **kwargs)
+            finally:
+                del self.get_object
+        if isinstance(response, Response) and response.status_code == 200:
+            return self.respond(instance)
         return response
 
+    def lock_requested_row(self):
+        """Lock the row the URL names, before it is read, where the database can (PostgreSQL;
+        SQLite's write transactions are serialised already). Reads nothing of it."""
+        lookup = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
+        pk = parse_id(lookup) if lookup is not None else None
+        if pk is None:
+            return
+        model = self.get_queryset().model
+        list(model._base_manager.select_for_update().filter(pk=pk).values_list("pk"))
+
     def get_object_for_update(self):
-        """The object, locked for the rest of the transaction where the database can."""
-        instance = self.get_object()
-        list(
-            type(instance)
-            ._default_manager.select_for_update()
-            .filter(pk=instance.pk)
-            .values_list("pk")
-        )
+        """The object as this reader may see it, locked for the rest of the transaction,
+        read once (after the lock, so what the rules see is current)."""
+        self.lock_requested_row()
         return self.get_object()
+
+    def respond(self, instance, status_code=200):
+        """The record as the detail shows it after a write, read back once through the
+        viewset's queryset (its annotations and prefetches), with its ETag; 204 when the write
+        took it out of the writer's sight (an intake member naming a confidential incident's
+        manager hands it to its team: it is saved, and there is nothing they may be shown)."""
+        try:
+            instance = self.get_queryset().get(pk=instance.pk)
+        except ObjectDoesNotExist:
+            return Response(status=204)
+        return with_etag(self.read_representation(instance), instance, status_code)
+
+
+class ServiceViewSet(
+    AuditedViewMixin,
+    HistoryMixin,
+    ETagMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The one API view shape (NetBox's `NetBoxModelViewSet`): declare, do not write.
+
+    - `get_queryset()` (from the app's `queries`), `serializer_class` (reads; a
+      `list_serializer_class` for the list where it differs), `write_serializer_class`
+      (the input of create and PATCH);
+    - `create_service` and `update_service`: the app's services, called with the acting
+      user as `actor`, the record as `service_object` (the model's name by default) and the
+      validated input as keywords (`service_arguments` reshapes it where needed).
+
+    Create validates, calls the service and answers 201 with the detail read back once.
+    PATCH locks the row, reads it once, checks If-Match on it (412 when stale), validates,
+    calls the service and answers the detail with its new ETag, all in one transaction.
+    A viewset without `create_service` or `update_service` offers neither.
+    """
+
+    permission_classes = [permissions.IsAuthenticated, ModelPermissions]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    list_serializer_class = None
+    write_serializer_class = None
+    create_service = None
+    update_service = None
+    service_object = None
+
+    def get_serializer_class(self):
+        if self.action == "list" and self.list_serializer_class is not None:
+            return self.list_serializer_class
+        if self.action in ("create", "partial_update") and self.write_serializer_class:
+            return self.write_serializer_class
+        return super().get_serializer_class()
+
+    def read_representation(self, instance):
+        serializer_class = self.read_serializer_class or self.serializer_class
+        return serializer_class(instance, context=self.get_serializer_context()).data
+
+    def service_arguments(self, data, instance=None):
+        """The service's keywords from the validated input (override to rename or drop)."""
+        return dict(data)
+
+    def write_serializer(self, *, data, instance=None):
+        return self.write_serializer_class(
+            instance, data=data, partial=instance is not None, context=self.get_serializer_context()
+        )
+
+    def create(self, request, *args, **kwargs):
+        if self.create_service is None:
+            self.http_method_not_allowed(request)
+        serializer = self.write_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        instance = type(self).create_service(
+            actor=request.user, **self.service_arguments(serializer.validated_data)
+        )
+        return self.respond(instance, status.HTTP_201_CREATED)
+
+    @transaction.atomic  # the If-Match check and the write see the same locked row
+    def partial_update(self, request, *args, **kwargs):
+        if self.update_service is None:
+            self.http_method_not_allowed(request)
+        instance = self.get_object_for_update()
+        check_if_match(request, instance)
+        serializer = self.write_serializer(data=request.data, instance=instance)
+        serializer.is_valid(raise_exception=True)
+        target = self.service_object or instance._meta.model_name
+        instance = type(self).update_service(
+            **{target: instance},
+            actor=request.user,
+            **self.service_arguments(serializer.validated_data, instance),
+        )
+        return self.respond(instance)
 
 
 class SafeLinkField(serializers.CharField):

@@ -33,14 +33,6 @@ def acting_as(user):
             HistoricalRecords.context.request = previous
 
 
-def audited_save(instance, *, actor, reason="", **save_kwargs):
-    """Validate and save `instance`, recording `actor` and `reason` in its history."""
-    instance.full_clean()
-    stamp(instance, actor=actor, reason=reason)
-    instance.save(**save_kwargs)
-    return instance
-
-
 def stamp(instance, *, actor, reason=""):
     """Mark the next history record of `instance` with who and why."""
     instance._history_user = actor if (actor is not None and actor.is_authenticated) else None

@@ -24,8 +24,9 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from core.errors import InvalidInput
-from core.history import audited_save, system_user
+from core.history import system_user
 from core.models import OutgoingEmail
+from core.services import audited_save
 
 # Sent after each delivery attempt, with `email` (the OutgoingEmail, its status recorded).
 email_delivered = Signal()

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import NotPermitted
-from core.history import audited_save
+from core.services import audited_save
 
 SESSION_KEY = "time_zone"
 

@@ -7,8 +7,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import Conflict, InvalidInput, NotPermitted, TransitionNotAllowed  # noqa: F401
-from core.history import audited_save, stamp
+from core.history import stamp
 from core.reminders import claimed_clock
+from core.services import audited_save
 
 from .models import (
     Course,

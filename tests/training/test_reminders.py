@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from core.history import audited_save
+from core.services import audited_save
 from tests import factories
 from tests.training.factories import complete, make_course, people
 from training.models import ReminderClock
