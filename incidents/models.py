@@ -127,18 +127,6 @@ OPEN_STATUSES = (
     Status.RECOVERED,
 )
 
-# The lifecycle: status → statuses it may move to. Reopening (closed or
-# cancelled → investigating) needs a reason; the service enforces that.
-TRANSITIONS = {
-    Status.REPORTED: {Status.TRIAGED, Status.CANCELLED},
-    Status.TRIAGED: {Status.INVESTIGATING, Status.CANCELLED},
-    Status.INVESTIGATING: {Status.CONTAINED, Status.CANCELLED},
-    Status.CONTAINED: {Status.ERADICATED, Status.CANCELLED},
-    Status.ERADICATED: {Status.RECOVERED, Status.CANCELLED},
-    Status.RECOVERED: {Status.CLOSED, Status.CANCELLED},
-    Status.CLOSED: {Status.INVESTIGATING},
-    Status.CANCELLED: {Status.INVESTIGATING},
-}
 REOPEN_FROM = {Status.CLOSED, Status.CANCELLED}
 
 # The timestamp each phase stamps when it is entered (first time only).
@@ -167,6 +155,19 @@ class ReferenceCounter(models.Model):
 
 class Incident(models.Model):
     """One reported incident, from the report to closure."""
+
+    # The lifecycle, the one table of allowed steps (core.workflow checks it). Reopening
+    # (closed or cancelled → investigating) needs a reason; the service enforces that.
+    pipeline = {
+        Status.REPORTED: (Status.TRIAGED, Status.CANCELLED),
+        Status.TRIAGED: (Status.INVESTIGATING, Status.CANCELLED),
+        Status.INVESTIGATING: (Status.CONTAINED, Status.CANCELLED),
+        Status.CONTAINED: (Status.ERADICATED, Status.CANCELLED),
+        Status.ERADICATED: (Status.RECOVERED, Status.CANCELLED),
+        Status.RECOVERED: (Status.CLOSED, Status.CANCELLED),
+        Status.CLOSED: (Status.INVESTIGATING,),
+        Status.CANCELLED: (Status.INVESTIGATING,),
+    }
 
     reference = models.CharField(max_length=20, unique=True, editable=False)
     title = models.CharField(max_length=200)
@@ -671,3 +672,6 @@ class PostIncidentReview(models.Model):
             raise ValidationError(
                 {"plan_change_description": "Say what should change in the plan."}
             )
+
+
+TRANSITIONS = Incident.pipeline  # the table lives on the model

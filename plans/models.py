@@ -67,6 +67,17 @@ class PlanVersion(NormalisedTextModel, models.Model):
         PUBLISHED = "published", "Published"
         SUPERSEDED = "superseded", "Superseded"
 
+    # The review workflow, the one table of allowed steps (core.workflow checks it; the
+    # database trigger on PostgreSQL and SQLite is tested against it).
+    pipeline = {
+        Status.DRAFT: (Status.IN_REVIEW,),
+        Status.IN_REVIEW: (Status.APPROVED, Status.DRAFT),
+        Status.APPROVED: (Status.PUBLISHED,),
+        Status.PUBLISHED: (Status.SUPERSEDED,),
+        Status.SUPERSEDED: (),
+    }
+    pipeline_noun = "version"
+
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="versions")
     number = models.PositiveIntegerField()
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)

@@ -37,14 +37,8 @@ from .template import STANDARD_SECTIONS
 
 S = PlanVersion.Status
 
-# The one table of allowed workflow steps; anything else raises TransitionNotAllowed.
-TRANSITIONS = {
-    S.DRAFT: {S.IN_REVIEW},
-    S.IN_REVIEW: {S.APPROVED, S.DRAFT},
-    S.APPROVED: {S.PUBLISHED},
-    S.PUBLISHED: {S.SUPERSEDED},
-    S.SUPERSEDED: set(),
-}
+# The workflow table lives on the model (PlanVersion.pipeline).
+TRANSITIONS = PlanVersion.pipeline
 
 # Versions still being worked on: while one exists, no second draft may start.
 WORK_IN_PROGRESS = (S.DRAFT, S.IN_REVIEW, S.APPROVED)

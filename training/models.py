@@ -87,6 +87,13 @@ class Session(models.Model):
         COMPLETED = "completed", "Completed"
         CANCELLED = "cancelled", "Cancelled"
 
+    # The one table of allowed session status changes (core.workflow checks it).
+    pipeline = {
+        Status.SCHEDULED: (Status.COMPLETED, Status.CANCELLED),
+        Status.CANCELLED: (Status.SCHEDULED,),
+        Status.COMPLETED: (),
+    }
+
     course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="sessions")
     title = models.CharField(max_length=200, blank=True)
     starts_at = models.DateTimeField()
@@ -143,6 +150,20 @@ class Record(models.Model):
 
     # Statuses that carry a result time (completion, or the time of failing).
     RESULT_STATUSES = (Status.COMPLETED, Status.FAILED)
+
+    # The one table of allowed record status changes (core.workflow checks it). Backward
+    # steps exist for corrections (a no-show who turns out to have come, a completion
+    # entered by mistake); each change carries a reason in the history.
+    pipeline = {
+        Status.REGISTERED: (
+            Status.ATTENDED, Status.COMPLETED, Status.FAILED, Status.NO_SHOW, Status.EXCUSED
+        ),
+        Status.ATTENDED: (Status.COMPLETED, Status.FAILED, Status.NO_SHOW),
+        Status.COMPLETED: (Status.ATTENDED, Status.FAILED),
+        Status.FAILED: (Status.ATTENDED, Status.COMPLETED),
+        Status.NO_SHOW: (Status.REGISTERED, Status.ATTENDED, Status.COMPLETED, Status.EXCUSED),
+        Status.EXCUSED: (Status.REGISTERED, Status.ATTENDED, Status.NO_SHOW),
+    }
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="training_records"

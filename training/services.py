@@ -24,24 +24,9 @@ from .models import (
 R = Record.Status
 SS = Session.Status
 
-# The one table of allowed record status changes; anything else raises TransitionNotAllowed.
-# Backward steps exist for corrections (a no-show who turns out to have come, a completion
-# entered by mistake); each change carries a reason in the history.
-RECORD_TRANSITIONS = {
-    R.REGISTERED: {R.ATTENDED, R.COMPLETED, R.FAILED, R.NO_SHOW, R.EXCUSED},
-    R.ATTENDED: {R.COMPLETED, R.FAILED, R.NO_SHOW},
-    R.COMPLETED: {R.ATTENDED, R.FAILED},
-    R.FAILED: {R.ATTENDED, R.COMPLETED},
-    R.NO_SHOW: {R.REGISTERED, R.ATTENDED, R.COMPLETED, R.EXCUSED},
-    R.EXCUSED: {R.REGISTERED, R.ATTENDED, R.NO_SHOW},
-}
+RECORD_TRANSITIONS = Record.pipeline  # the table lives on the model
 
-# The one table of allowed session status changes.
-SESSION_TRANSITIONS = {
-    SS.SCHEDULED: {SS.COMPLETED, SS.CANCELLED},
-    SS.CANCELLED: {SS.SCHEDULED},
-    SS.COMPLETED: set(),
-}
+SESSION_TRANSITIONS = Session.pipeline  # the table lives on the model
 
 # A completion time may be this far ahead of the server clock (clock skew), no further.
 FUTURE_TOLERANCE = datetime.timedelta(minutes=5)
