@@ -16,6 +16,7 @@ from core import history_diff
 from core.errors import StaleEdit
 from core.pagination import StandardPagination  # noqa: F401  (re-exported)
 from core.parsing import parse_id
+from core.services import mark_locked
 from core.validators import safe_href
 
 
@@ -237,9 +238,10 @@ class ETagMixin:
 
     def get_object_for_update(self):
         """The object as this reader may see it, locked for the rest of the transaction,
-        read once (after the lock, so what the rules see is current)."""
+        read once (after the lock, so what the rules see is current); the service's own `lock`
+        takes it as it is (core.services.mark_locked)."""
         self.lock_requested_row()
-        return self.get_object()
+        return mark_locked(self.get_object())
 
     def respond(self, instance, status_code=200):
         """The record as the detail shows it after a write, read back once through the

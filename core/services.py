@@ -42,13 +42,25 @@ def require(actor, perm, message=DEFAULT_REFUSAL):
 def lock(instance, *, select_related=(), queryset=None):
     """`instance`'s row read again and locked for the rest of the transaction.
 
-    Rules are checked on what this returns, so a change committed meanwhile counts.
+    Rules are checked on what this returns, so a change committed meanwhile counts. An
+    instance its caller read under the lock in a block still open (`mark_locked`: the API's
+    `get_object_for_update`) is current already and comes back as it is: the row is read once.
     """
+    if getattr(instance, "_locked_in", None) in transaction.get_connection().atomic_blocks:
+        return instance
     if queryset is None:
         queryset = type(instance)._default_manager
     if select_related:
         queryset = queryset.select_related(*select_related)
     return queryset.select_for_update().get(pk=instance.pk)
+
+
+def mark_locked(instance):
+    """Note that `instance` was read after its row was locked, in the innermost open block."""
+    blocks = transaction.get_connection().atomic_blocks
+    if blocks:
+        instance._locked_in = blocks[-1]
+    return instance
 
 
 def audited_save(instance, *, actor, reason="", exclude=None, **save_kwargs):
