@@ -4,11 +4,22 @@ import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from core.history import AuditedHistoricalRecords
+
+# Limits the admin, the API and the sign-in sheet import share: they ask the model.
+VALIDITY_MAX_DAYS = 36500
+VALIDITY_MIN_MESSAGE = "Validity must be at least one day, or empty for training that never expires."
+VALIDITY_MAX_MESSAGE = f"Validity is at most {VALIDITY_MAX_DAYS} days (100 years)."
+ENDS_AFTER_START = "A session ends after it starts."
+SCORE_MIN, SCORE_MAX = 0, 100
+SCORE_MESSAGE = f"A score must be between {SCORE_MIN} and {SCORE_MAX}."
+TIMES_NOT_NEGATIVE = "Times to detect, escalate and contain cannot be negative."
 
 
 class Course(models.Model):
@@ -23,11 +34,18 @@ class Course(models.Model):
 
     # Kinds whose sessions are exercises with an after-action evaluation.
     EXERCISE_KINDS = (Kind.DRILL, Kind.TABLETOP, Kind.SIMULATION)
+    VALIDITY_MAX_DAYS = VALIDITY_MAX_DAYS
+    DESCRIPTION_MAX = 20000
+    CONTENT_MAX = 100000
 
     title = models.CharField(max_length=200)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.COURSE)
-    description = models.TextField(blank=True)
-    content = models.TextField(blank=True, help_text="Material or outline (Markdown).")
+    description = models.TextField(blank=True, validators=[MaxLengthValidator(DESCRIPTION_MAX)])
+    content = models.TextField(
+        blank=True,
+        help_text="Material or outline (Markdown).",
+        validators=[MaxLengthValidator(CONTENT_MAX)],
+    )
     required_for = models.ManyToManyField(
         Group,
         blank=True,
@@ -38,6 +56,10 @@ class Course(models.Model):
         null=True,
         blank=True,
         help_text="How long a completion stays valid, in days. Empty: it never expires.",
+        validators=[
+            MinValueValidator(1, VALIDITY_MIN_MESSAGE),
+            MaxValueValidator(VALIDITY_MAX_DAYS, VALIDITY_MAX_MESSAGE),
+        ],
     )
     plan = models.ForeignKey(
         "plans.Plan",
@@ -57,7 +79,12 @@ class Course(models.Model):
             models.CheckConstraint(
                 condition=Q(validity_days__isnull=True) | Q(validity_days__gte=1),
                 name="course_validity_positive",
-                violation_error_message="Validity must be at least one day, or empty for training that never expires.",
+                violation_error_message=VALIDITY_MIN_MESSAGE,
+            ),
+            models.CheckConstraint(
+                condition=Q(validity_days__isnull=True) | Q(validity_days__lte=VALIDITY_MAX_DAYS),
+                name="course_validity_at_most_100_years",
+                violation_error_message=VALIDITY_MAX_MESSAGE,
             ),
         ]
         permissions = [
@@ -93,6 +120,7 @@ class Session(models.Model):
         Status.CANCELLED: (Status.SCHEDULED,),
         Status.COMPLETED: (),
     }
+    TEXT_MAX = 20000
 
     course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="sessions")
     title = models.CharField(max_length=200, blank=True)
@@ -106,9 +134,11 @@ class Session(models.Model):
         related_name="facilitated_training_sessions",
     )
     location = models.CharField(max_length=200, blank=True)
-    scenario = models.TextField(blank=True)
-    objectives = models.TextField(blank=True, help_text="One objective per line.")
-    evaluation_criteria = models.TextField(blank=True)
+    scenario = models.TextField(blank=True, validators=[MaxLengthValidator(TEXT_MAX)])
+    objectives = models.TextField(
+        blank=True, help_text="One objective per line.", validators=[MaxLengthValidator(TEXT_MAX)]
+    )
+    evaluation_criteria = models.TextField(blank=True, validators=[MaxLengthValidator(TEXT_MAX)])
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.SCHEDULED)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -120,7 +150,7 @@ class Session(models.Model):
             models.CheckConstraint(
                 condition=Q(ends_at__gt=models.F("starts_at")),
                 name="session_ends_after_start",
-                violation_error_message="A session ends after it starts.",
+                violation_error_message=ENDS_AFTER_START,
             ),
         ]
         indexes = [
@@ -131,6 +161,11 @@ class Session(models.Model):
     def __str__(self):
         label = self.title or (self.course.title if self.course_id else "Session")
         return f"{label} ({timezone.localtime(self.starts_at):%d %b %Y})"
+
+    def clean(self):
+        # The constraint's rule, on the field it is about (the admin and the API point at it).
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": ENDS_AFTER_START})
 
     @property
     def objective_list(self):
@@ -150,6 +185,7 @@ class Record(models.Model):
 
     # Statuses that carry a result time (completion, or the time of failing).
     RESULT_STATUSES = (Status.COMPLETED, Status.FAILED)
+    SCORE_MIN, SCORE_MAX = SCORE_MIN, SCORE_MAX
 
     # The one table of allowed record status changes (core.workflow checks it). Backward
     # steps exist for corrections (a no-show who turns out to have come, a completion
@@ -176,7 +212,14 @@ class Record(models.Model):
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.REGISTERED)
     completed_at = models.DateTimeField(null=True, blank=True)
-    score = models.PositiveSmallIntegerField(null=True, blank=True)
+    score = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[
+            MinValueValidator(SCORE_MIN, SCORE_MESSAGE),
+            MaxValueValidator(SCORE_MAX, SCORE_MESSAGE),
+        ],
+    )
     # Derived by the services from completed_at and the course's validity_days.
     valid_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -207,9 +250,9 @@ class Record(models.Model):
                 violation_error_message="Only a completed record is valid until a date.",
             ),
             models.CheckConstraint(
-                condition=Q(score__isnull=True) | Q(score__gte=0, score__lte=100),
+                condition=Q(score__isnull=True) | Q(score__gte=SCORE_MIN, score__lte=SCORE_MAX),
                 name="record_score_0_100",
-                violation_error_message="A score must be between 0 and 100.",
+                violation_error_message=SCORE_MESSAGE,
             ),
         ]
         indexes = [
@@ -231,13 +274,16 @@ class Record(models.Model):
         super().save(*args, **kwargs)
 
 
+_not_negative = MinValueValidator(datetime.timedelta(0), TIMES_NOT_NEGATIVE)
+
+
 class ExerciseEvaluation(models.Model):
     """The after-action report of an exercise session: measured times and findings."""
 
     session = models.OneToOneField(Session, on_delete=models.PROTECT, related_name="evaluation")
-    time_to_detect = models.DurationField(null=True, blank=True)
-    time_to_escalate = models.DurationField(null=True, blank=True)
-    time_to_contain = models.DurationField(null=True, blank=True)
+    time_to_detect = models.DurationField(null=True, blank=True, validators=[_not_negative])
+    time_to_escalate = models.DurationField(null=True, blank=True, validators=[_not_negative])
+    time_to_contain = models.DurationField(null=True, blank=True, validators=[_not_negative])
     findings = models.TextField(blank=True)
     evaluated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -261,7 +307,7 @@ class ExerciseEvaluation(models.Model):
                 )
                 & (Q(time_to_contain__isnull=True) | Q(time_to_contain__gte=datetime.timedelta(0))),
                 name="evaluation_times_not_negative",
-                violation_error_message="Times to detect, escalate and contain cannot be negative.",
+                violation_error_message=TIMES_NOT_NEGATIVE,
             ),
         ]
 

@@ -9,6 +9,7 @@ from plans.models import Plan
 
 from ..models import Course, Record, Session
 from ..queries import State
+from ..services import SESSION_FIELDS
 
 User = get_user_model()
 
@@ -48,13 +49,16 @@ class CourseSerializer(serializers.ModelSerializer):
 class CourseWriteSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200)
     kind = serializers.ChoiceField(choices=Course.Kind.choices, required=False)
-    description = serializers.CharField(allow_blank=True, required=False, max_length=20000)
-    content = serializers.CharField(allow_blank=True, required=False, max_length=100000)
+    # The limits are the model's (validators and constraints): the admin and the import share them.
+    description = serializers.CharField(
+        allow_blank=True, required=False, max_length=Course.DESCRIPTION_MAX
+    )
+    content = serializers.CharField(allow_blank=True, required=False, max_length=Course.CONTENT_MAX)
     required_for = serializers.SlugRelatedField(
         many=True, slug_field="name", queryset=Group.objects.all(), required=False
     )
     validity_days = serializers.IntegerField(
-        min_value=1, max_value=36500, allow_null=True, required=False
+        min_value=1, max_value=Course.VALIDITY_MAX_DAYS, allow_null=True, required=False
     )
     plan = serializers.PrimaryKeyRelatedField(
         queryset=Plan.objects.all(), allow_null=True, required=False
@@ -66,21 +70,7 @@ class SessionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Session
-        fields = (
-            "id",
-            "course",
-            "course_title",
-            "title",
-            "starts_at",
-            "ends_at",
-            "facilitator",
-            "location",
-            "scenario",
-            "objectives",
-            "evaluation_criteria",
-            "status",
-            "created_at",
-        )
+        fields = ("id", *SESSION_FIELDS, "course_title", "created_at")
         read_only_fields = fields
 
 
@@ -93,20 +83,18 @@ class SessionWriteSerializer(serializers.Serializer):
         queryset=User.objects.filter(is_active=True), allow_null=True, required=False
     )
     location = serializers.CharField(max_length=200, allow_blank=True, required=False)
-    scenario = serializers.CharField(allow_blank=True, required=False, max_length=20000)
-    objectives = serializers.CharField(allow_blank=True, required=False, max_length=20000)
-    evaluation_criteria = serializers.CharField(allow_blank=True, required=False, max_length=20000)
+    scenario = serializers.CharField(allow_blank=True, required=False, max_length=Session.TEXT_MAX)
+    objectives = serializers.CharField(
+        allow_blank=True, required=False, max_length=Session.TEXT_MAX
+    )
+    evaluation_criteria = serializers.CharField(
+        allow_blank=True, required=False, max_length=Session.TEXT_MAX
+    )
     status = serializers.ChoiceField(choices=Session.Status.choices, required=False)
     reason = serializers.CharField(
         max_length=1000, allow_blank=True, required=False, write_only=True
     )
-
-    def validate(self, attrs):
-        starts = attrs.get("starts_at", getattr(self.instance, "starts_at", None))
-        ends = attrs.get("ends_at", getattr(self.instance, "ends_at", None))
-        if starts is not None and ends is not None and ends <= starts:
-            raise serializers.ValidationError({"ends_at": ["A session ends after it starts."]})
-        return attrs
+    # That a session ends after it starts is the model's rule (Session.clean, a constraint).
 
 
 class RecordSerializer(serializers.ModelSerializer):
@@ -133,7 +121,9 @@ class RecordWriteSerializer(serializers.Serializer):
 
     status = serializers.ChoiceField(choices=Record.Status.choices, required=False)
     completed_at = UTCDateTimeField(allow_null=True, required=False)
-    score = serializers.IntegerField(min_value=0, max_value=100, allow_null=True, required=False)
+    score = serializers.IntegerField(
+        min_value=Record.SCORE_MIN, max_value=Record.SCORE_MAX, allow_null=True, required=False
+    )
     reason = serializers.CharField(max_length=1000, allow_blank=True, required=False)
 
 
