@@ -4,7 +4,7 @@ Columns (header row required, order free, names case-insensitive):
 ``username`` (or ``email``), ``session`` (session id), ``status`` (a record status,
 by value or label: ``completed``, ``No-show``…), optional ``completed_at`` (ISO
 date or date-time; a date means the end of that day's session or midnight UTC)
-and optional ``score`` (0–100). See docs/training.md for a sample.
+and optional ``score`` (0–100, the record's own limits). See docs/training.md for a sample.
 """
 
 import csv
@@ -17,9 +17,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from core.parsing import parse_id, parse_int
+from core.workflow import may_become
 
+from . import queries
 from .models import Record, Session
-from .services import RECORD_TRANSITIONS
 
 User = get_user_model()
 MAX_ROWS = 5000
@@ -156,9 +157,11 @@ def check_rows(rows, *, now=None):
             row.errors.append("a completion time needs status completed or failed")
         score = row.raw.get("score", "")
         if score:
-            row.score = parse_int(score, minimum=0, maximum=100)
+            row.score = parse_int(score, minimum=Record.SCORE_MIN, maximum=Record.SCORE_MAX)
             if row.score is None:
-                row.errors.append(f"bad score {score!r} (0 to 100)")
+                row.errors.append(
+                    f"bad score {score!r} ({Record.SCORE_MIN} to {Record.SCORE_MAX})"
+                )
         if row.user is not None and row.session is not None:
             key = (row.user.pk, row.session.pk)
             if key in seen:
@@ -183,16 +186,13 @@ def _check_existing(rows):
         if row.errors or not (row.user and row.session):
             continue
         row.existing = existing.get((row.user.pk, row.session.pk))
-        if row.session.status == Session.Status.CANCELLED and row.status != Record.Status.EXCUSED:
+        if not queries.takes_records(row.session, row.status):
             row.errors.append("the session was cancelled")
         if row.existing is None:
             row.action = "create"
         elif row.existing.status == row.status and row.completed_at is None and row.score is None:
             row.action = "unchanged"
-        elif (
-            row.status != row.existing.status
-            and row.status not in RECORD_TRANSITIONS[row.existing.status]
-        ):
+        elif row.status != row.existing.status and not may_become(row.existing, row.status):
             row.errors.append(
                 f"cannot go from {row.existing.get_status_display().lower()} to "
                 f"{Record.Status(row.status).label.lower()}"

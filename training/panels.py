@@ -9,8 +9,8 @@ def home_panel(request):
     """Required training that is due soon, overdue or never done (nothing shown when all current)."""
     rows = [
         row
-        for row in queries.compliance_rows(user=request.user)
-        if row["state"] != queries.State.CURRENT
+        for row in queries.shown_rows(queries.compliance_rows(user=request.user))
+        if not row["is_current"]
     ]
     if not rows:
         return None

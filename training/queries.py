@@ -43,6 +43,46 @@ class State:
     REMIND = (DUE_SOON, OVERDUE)
 
 
+# A compliance row's state is decided once, in the database (`state_expression`); faces ask
+# these rather than comparing state names themselves.
+
+
+def is_current(row):
+    return row["state"] == State.CURRENT
+
+
+def is_due_soon(row):
+    return row["state"] == State.DUE_SOON
+
+
+def is_overdue(row):
+    return row["state"] == State.OVERDUE
+
+
+def is_never_done(row):
+    return row["state"] == State.NEVER
+
+
+def shown_rows(rows):
+    """Compliance rows as pages show them: each with `is_current`, `is_due_soon`, `is_overdue`
+    and `is_never_done` (templates cannot call the predicates)."""
+    return [
+        {
+            **row,
+            "is_current": is_current(row),
+            "is_due_soon": is_due_soon(row),
+            "is_overdue": is_overdue(row),
+            "is_never_done": is_never_done(row),
+        }
+        for row in rows
+    ]
+
+
+def takes_records(session, status):
+    """Whether `session` takes a record in `status`: a cancelled one only excusals."""
+    return session.status != Session.Status.CANCELLED or status == Record.Status.EXCUSED
+
+
 def can_see_all_records(user):
     return user.has_perm("training.view_compliance_report")
 

@@ -3,14 +3,17 @@
 import datetime
 
 from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import Conflict, InvalidInput, NotPermitted, TransitionNotAllowed  # noqa: F401
-from core.history import stamp
+from core.mail import email_queue
 from core.reminders import claimed_clock
-from core.services import audited_save
+from core.services import audited_save, lock, model_update, require
+from core.workflow import check_transition
 
+from . import queries
 from .models import (
     Course,
     ExerciseEvaluation,
@@ -20,13 +23,6 @@ from .models import (
     ReminderClock,
     Session,
 )
-
-R = Record.Status
-SS = Session.Status
-
-RECORD_TRANSITIONS = Record.pipeline  # the table lives on the model
-
-SESSION_TRANSITIONS = Session.pipeline  # the table lives on the model
 
 # A completion time may be this far ahead of the server clock (clock skew), no further.
 FUTURE_TOLERANCE = datetime.timedelta(minutes=5)
@@ -50,43 +46,29 @@ ACTION_FIELDS = ("description", "owner", "due_date", "status", "plan")
 _UNSET = object()
 
 
-def _require(actor, perm, message):
-    if not actor.has_perm(perm):
-        raise NotPermitted(message)
-
-
-def _check_fields(fields, allowed):
-    unknown = set(fields) - set(allowed)
-    if unknown:
-        raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}.")
+def _create(instance, *, actor, fields, allowed, reason):
+    """`instance` (a new row, its required links set) with `fields` set and saved once: names
+    outside `allowed` are refused by model_update, which also validates and stamps."""
+    model_update(instance=instance, actor=actor, fields=fields, allowed=allowed, reason=reason)
+    if instance.pk is None:  # every value given was the default: still a new row to save
+        audited_save(instance, actor=actor, reason=reason)
+    return instance
 
 
 # Courses
 
 
 @transaction.atomic
-def course_create(
-    *,
-    actor,
-    title,
-    kind=Course.Kind.COURSE,
-    description="",
-    content="",
-    required_for=(),
-    validity_days=None,
-    plan=None,
-):
+def course_create(*, actor, title, required_for=(), reason="", **fields):
     """A new course, drill or exercise, required of the given groups."""
-    _require(actor, "training.add_course", "You may not create courses.")
-    course = Course(
-        title=title,
-        kind=kind,
-        description=description,
-        content=content,
-        validity_days=validity_days,
-        plan=plan,
+    require(actor, "training.add_course", "You may not create courses.")
+    course = _create(
+        Course(),
+        actor=actor,
+        fields={"title": title, **fields},
+        allowed=COURSE_FIELDS,
+        reason=reason or "Course created",
     )
-    audited_save(course, actor=actor, reason="Course created")
     if required_for:
         course.required_for.set(required_for)
     return course
@@ -95,81 +77,87 @@ def course_create(
 @transaction.atomic
 def course_update(*, course, actor, required_for=None, reason="", **fields):
     """Change a course. A new validity recomputes the expiry of every completion of it."""
-    _require(actor, "training.change_course", "You may not change courses.")
-    _check_fields(fields, COURSE_FIELDS)
-    course = Course.objects.select_for_update().get(pk=course.pk)
-    validity_changed = "validity_days" in fields and fields["validity_days"] != course.validity_days
-    changed = [name for name, value in fields.items() if getattr(course, name) != value]
-    for name, value in fields.items():
-        setattr(course, name, value)
-    if changed:
-        audited_save(course, actor=actor, reason=reason or "Course edited")
+    require(actor, "training.change_course", "You may not change courses.")
+    course = lock(course)
+    changed = model_update(
+        instance=course,
+        actor=actor,
+        fields=fields,
+        allowed=COURSE_FIELDS,
+        reason=reason or "Course edited",
+    )
     if required_for is not None:
         course._history_user = actor
         course._change_reason = reason or "Required groups changed"
         course.required_for.set(required_for)
-    if validity_changed:
-        completed = (
-            Record.objects.select_for_update()
-            .filter(session__course=course, status=R.COMPLETED)
-            .order_by("pk")
-        )
-        for record in completed.iterator(chunk_size=500):
-            record.valid_until = course.expiry_of(record.completed_at)
-            audited_save(
-                record, actor=actor, reason=f"Course validity changed to {course.validity_days}"
-            )
+    if "validity_days" in changed:
+        _recompute_expiry(course, actor=actor)
     return course
+
+
+def _recompute_expiry(course, *, actor):
+    completed = (
+        Record.objects.select_for_update()
+        .filter(session__course=course, status=Record.Status.COMPLETED)
+        .order_by("pk")
+    )
+    for record in completed.iterator(chunk_size=500):
+        record.valid_until = course.expiry_of(record.completed_at)
+        audited_save(
+            record, actor=actor, reason=f"Course validity changed to {course.validity_days}"
+        )
 
 
 # Sessions
 
 
-def _check_session_transition(session, target):
-    if target != session.status and target not in SESSION_TRANSITIONS[session.status]:
-        raise TransitionNotAllowed(
-            f"A {session.get_status_display().lower()} session cannot become "
-            f"{SS(target).label.lower()}.",
-            field="status",
-        )
-
-
 @transaction.atomic
-def session_create(*, actor, course, starts_at, ends_at, status=SS.SCHEDULED, **fields):
+def session_create(*, actor, course, starts_at, ends_at, reason="", **fields):
     """Schedule a session of a course (past sessions may be recorded after the fact)."""
-    _require(actor, "training.add_session", "You may not schedule sessions.")
-    _check_fields(fields, SESSION_FIELDS)
-    session = Session(course=course, starts_at=starts_at, ends_at=ends_at, status=status, **fields)
-    return audited_save(session, actor=actor, reason="Session scheduled")
+    require(actor, "training.add_session", "You may not schedule sessions.")
+    return _create(
+        Session(course=course, starts_at=starts_at, ends_at=ends_at),
+        actor=actor,
+        fields=fields,
+        allowed=SESSION_FIELDS,
+        reason=reason or "Session scheduled",
+    )
 
 
 @transaction.atomic
 def session_update(*, session, actor, reason="", **fields):
-    """Change a session's details or status (by the session transition table)."""
-    _require(actor, "training.change_session", "You may not change sessions.")
-    _check_fields(fields, SESSION_FIELDS)
-    session = Session.objects.select_for_update().select_related("course").get(pk=session.pk)
+    """Change a session's details or status (by the session's pipeline)."""
+    require(actor, "training.change_session", "You may not change sessions.")
+    session = lock(session, select_related=("course",))
     if "status" in fields:
-        _check_session_transition(session, fields["status"])
+        check_transition(session, fields["status"], allow_same=True)
     course = fields.get("course")
     if course is not None and course.pk != session.course_id and session.records.exists():
         # Records' expiry dates were computed from this course's validity.
         raise Conflict("A session with records cannot move to another course.", field="course")
-    changed = [name for name, value in fields.items() if getattr(session, name) != value]
-    if not changed:
-        return session
-    for name in changed:
-        setattr(session, name, fields[name])
-    if reason:
-        why = reason
-    elif changed == ["status"]:
-        why = f"Session {session.get_status_display().lower()}"
-    else:
-        why = "Session edited"
-    return audited_save(session, actor=actor, reason=why)
+    reason = reason or _session_change_reason(session, fields)
+    model_update(instance=session, actor=actor, fields=fields, allowed=SESSION_FIELDS, reason=reason)
+    return session
+
+
+def _session_change_reason(session, fields):
+    """"Session cancelled" when only the status changes, else "Session edited"."""
+    others = [
+        name
+        for name, value in fields.items()
+        if name != "status" and getattr(session, name, None) != value
+    ]
+    status = fields.get("status", session.status)
+    if status != session.status and not others:
+        return f"Session {Session.Status(status).label.lower()}"
+    return "Session edited"
 
 
 # Records
+
+# The record's person and session are loaded by the service (so they exist) and its uniqueness
+# is the database's (a race loses with IntegrityError): full_clean checks the rest.
+RECORD_LOADED = ("user", "session")
 
 
 def default_completion_time(session, now):
@@ -191,22 +179,27 @@ def _set_result(record, *, status, completed_at, session, now):
     record.status = status
     record.completed_at = completed_at if status in Record.RESULT_STATUSES else None
     record.valid_until = (
-        session.course.expiry_of(record.completed_at) if status == R.COMPLETED else None
+        session.course.expiry_of(record.completed_at)
+        if status == Record.Status.COMPLETED
+        else None
     )
 
 
-def _check_record_transition(record, target):
-    if target != record.status and target not in RECORD_TRANSITIONS[record.status]:
-        raise TransitionNotAllowed(
-            f"A record that is {record.get_status_display().lower()} cannot become "
-            f"{R(target).label.lower()}.",
-            field="status",
-        )
-
-
 def _check_session_open(session, status):
-    if session.status == SS.CANCELLED and status != R.EXCUSED:
+    if not queries.takes_records(session, status):
         raise Conflict("The session was cancelled.", field="session")
+
+
+def _save_record(record, *, actor, reason):
+    """audited_save; a limit of the model (a score over 100) refuses as InvalidInput naming the
+    field, as the services' own rules do (the import lists it on the sheet's row)."""
+    try:
+        return audited_save(record, actor=actor, reason=reason, exclude=RECORD_LOADED)
+    except ValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        raise InvalidInput(
+            messages[0], field=None if field == NON_FIELD_ERRORS else field
+        ) from exc
 
 
 def record_register(
@@ -214,15 +207,16 @@ def record_register(
     actor,
     user,
     session,
-    status=R.REGISTERED,
+    status=Record.Status.REGISTERED,
     completed_at=None,
     score=None,
     reason="",
     now=None,
 ):
     """Register a person for a session, or record their attendance or result directly."""
-    _require(actor, "training.add_record", "You may not record training.")
+    require(actor, "training.add_record", "You may not record training.")
     now = now or timezone.now()
+    duplicate = "This person already has a record for this session."
     with transaction.atomic():
         session = Session.objects.select_related("course").get(pk=session.pk)
         _check_session_open(session, status)
@@ -231,34 +225,13 @@ def record_register(
         record = Record(user=user, session=session, score=score)
         _set_result(record, status=status, completed_at=completed_at, session=session, now=now)
         if Record.objects.filter(user=user, session=session).exists():
-            raise Conflict("This person already has a record for this session.", field="user")
+            raise Conflict(duplicate, field="user")
+        reason = reason or f"Recorded as {record.get_status_display().lower()}"
         try:
             with transaction.atomic():
-                _audited_save_record(
-                    record,
-                    actor=actor,
-                    reason=reason or f"Recorded as {record.get_status_display().lower()}",
-                )
+                _save_record(record, actor=actor, reason=reason)
         except IntegrityError as exc:
-            raise Conflict(
-                "This person already has a record for this session.", field="user"
-            ) from exc
-    return record
-
-
-def _check_record_constraints(record):
-    # The check constraints, in Python, so a violation is a clear 400 rather than a crash.
-    if record.score is not None and not 0 <= record.score <= 100:
-        raise InvalidInput("A score is between 0 and 100.", field="score")
-
-
-def _audited_save_record(record, *, actor, reason):
-    # Uniqueness is the database's job (a race loses with IntegrityError); the
-    # check constraints are validated in Python for a clear message.
-    record.full_clean(validate_unique=False, validate_constraints=False)
-    _check_record_constraints(record)
-    stamp(record, actor=actor, reason=reason)
-    record.save()
+            raise Conflict(duplicate, field="user") from exc
     return record
 
 
@@ -267,16 +240,12 @@ def record_update(
     *, record, actor, status=None, completed_at=_UNSET, score=_UNSET, reason="", now=None
 ):
     """Change a record's status, completion time or score; valid_until follows."""
-    _require(actor, "training.change_record", "You may not change training records.")
+    require(actor, "training.change_record", "You may not change training records.")
     now = now or timezone.now()
-    record = (
-        Record.objects.select_for_update()
-        .select_related("session", "session__course")
-        .get(pk=record.pk)
-    )
+    record = lock(record, select_related=("session", "session__course"))
     before = (record.status, record.completed_at, record.score)
     target = status or record.status
-    _check_record_transition(record, target)
+    check_transition(record, target, allow_same=True)
     if target != record.status:
         _check_session_open(record.session, target)
     if completed_at is _UNSET:
@@ -286,25 +255,22 @@ def record_update(
         record.score = score
     if (record.status, record.completed_at, record.score) == before:
         return record
-    if not reason:
-        if record.status != before[0]:
-            reason = f"{R(before[0]).label} → {record.get_status_display()}"
-        else:
-            reason = "Record corrected"
-    return _audited_save_record(record, actor=actor, reason=reason)
+    if not reason and record.status != before[0]:
+        reason = f"{Record.Status(before[0]).label} → {record.get_status_display()}"
+    return _save_record(record, actor=actor, reason=reason or "Record corrected")
 
 
 def _mark(records, *, actor, status, reason, completed_at=None):
     """Apply one status to many records, each through record_update (history per record).
 
     Returns (changed, refused): records already in the status count as changed;
-    a record the transition table refuses is listed in `refused` with the reason.
+    a record the pipeline refuses is listed in `refused` with the reason.
     """
     changed, refused = [], []
+    kwargs = {"completed_at": completed_at} if completed_at is not None else {}
     for record in records:
         try:
             with transaction.atomic():
-                kwargs = {"completed_at": completed_at} if completed_at is not None else {}
                 changed.append(
                     record_update(
                         record=record, actor=actor, status=status, reason=reason, **kwargs
@@ -317,7 +283,9 @@ def _mark(records, *, actor, status, reason, completed_at=None):
 
 def mark_attended(*, records, actor, reason=""):
     """Mark each record attended (a loop of audited saves, never a bulk update)."""
-    return _mark(records, actor=actor, status=R.ATTENDED, reason=reason or "Marked attended")
+    return _mark(
+        records, actor=actor, status=Record.Status.ATTENDED, reason=reason or "Marked attended"
+    )
 
 
 def mark_completed(*, records, actor, completed_at=None, reason=""):
@@ -325,7 +293,7 @@ def mark_completed(*, records, actor, completed_at=None, reason=""):
     return _mark(
         records,
         actor=actor,
-        status=R.COMPLETED,
+        status=Record.Status.COMPLETED,
         reason=reason or "Marked completed",
         completed_at=completed_at,
     )
@@ -350,7 +318,7 @@ def import_attendance(*, actor, rows, source=""):
     record to the sheet's status. If any row fails (here or in the check), the
     whole sheet is rolled back and ImportRejected lists the rows and their errors.
     """
-    _require(actor, "training.import_attendance", "You may not import attendance.")
+    require(actor, "training.import_attendance", "You may not import attendance.")
     if any(row.errors for row in rows):
         raise ImportRejected(rows)
     reason = f"Imported from attendance sheet {source}".strip()
@@ -358,26 +326,7 @@ def import_attendance(*, actor, rows, source=""):
     for row in rows:
         try:
             with transaction.atomic():
-                existing = Record.objects.filter(user=row.user, session=row.session).first()
-                if existing is None:
-                    row.record = record_register(
-                        actor=actor,
-                        user=row.user,
-                        session=row.session,
-                        status=row.status,
-                        completed_at=row.completed_at,
-                        score=row.score,
-                        reason=reason,
-                    )
-                    row.action = "created"
-                else:
-                    kwargs = {"completed_at": row.completed_at} if row.completed_at else {}
-                    if row.score is not None:
-                        kwargs["score"] = row.score
-                    row.record = record_update(
-                        record=existing, actor=actor, status=row.status, reason=reason, **kwargs
-                    )
-                    row.action = "updated"
+                _import_row(row, actor=actor, reason=reason)
         except (InvalidInput, Conflict, TransitionNotAllowed) as exc:
             row.errors.append(exc.message)
             failed = True
@@ -385,6 +334,30 @@ def import_attendance(*, actor, rows, source=""):
         # Raising rolls back the outer transaction: no row of the sheet stays.
         raise ImportRejected(rows)
     return rows
+
+
+def _import_row(row, *, actor, reason):
+    """Create the row's record, or move the existing one to the sheet's status."""
+    existing = Record.objects.filter(user=row.user, session=row.session).first()
+    if existing is None:
+        row.record = record_register(
+            actor=actor,
+            user=row.user,
+            session=row.session,
+            status=row.status,
+            completed_at=row.completed_at,
+            score=row.score,
+            reason=reason,
+        )
+        row.action = "created"
+        return
+    kwargs = {"completed_at": row.completed_at} if row.completed_at else {}
+    if row.score is not None:
+        kwargs["score"] = row.score
+    row.record = record_update(
+        record=existing, actor=actor, status=row.status, reason=reason, **kwargs
+    )
+    row.action = "updated"
 
 
 # Exercise evaluations
@@ -402,30 +375,41 @@ def _exercise_session(session):
 @transaction.atomic
 def evaluation_save(*, session, actor, reason="", **fields):
     """Create or update the after-action evaluation of an exercise session."""
-    _check_fields(fields, EVALUATION_FIELDS)
     session = _exercise_session(session)
     evaluation = ExerciseEvaluation.objects.select_for_update().filter(session=session).first()
     if evaluation is None:
-        _require(actor, "training.add_exerciseevaluation", "You may not evaluate exercises.")
-        evaluation = ExerciseEvaluation(session=session, evaluated_by=actor, **fields)
-        return audited_save(evaluation, actor=actor, reason=reason or "Evaluation recorded")
-    _require(actor, "training.change_exerciseevaluation", "You may not change evaluations.")
-    changed = [name for name, value in fields.items() if getattr(evaluation, name) != value]
-    if not changed:
-        return evaluation
-    for name in changed:
-        setattr(evaluation, name, fields[name])
-    return audited_save(evaluation, actor=actor, reason=reason or "Evaluation edited")
+        require(actor, "training.add_exerciseevaluation", "You may not evaluate exercises.")
+        return _create(
+            ExerciseEvaluation(session=session, evaluated_by=actor),
+            actor=actor,
+            fields=fields,
+            allowed=EVALUATION_FIELDS,
+            reason=reason or "Evaluation recorded",
+        )
+    require(actor, "training.change_exerciseevaluation", "You may not change evaluations.")
+    model_update(
+        instance=evaluation,
+        actor=actor,
+        fields=fields,
+        allowed=EVALUATION_FIELDS,
+        reason=reason or "Evaluation edited",
+    )
+    return evaluation
+
+
+def evaluation_update(*, evaluation, actor, reason="", **fields):
+    """Change the evaluation `evaluation` (the admin's change form)."""
+    return evaluation_save(session=evaluation.session, actor=actor, reason=reason, **fields)
 
 
 @transaction.atomic
 def objective_result_save(*, evaluation, actor, objective, met, notes="", result=None, reason=""):
     """Record whether an objective of the exercise was met (new, or a change to `result`)."""
-    _require(actor, "training.change_exerciseevaluation", "You may not change evaluations.")
+    require(actor, "training.change_exerciseevaluation", "You may not change evaluations.")
     if result is None:
         result = ObjectiveResult(evaluation=evaluation)
     else:
-        result = ObjectiveResult.objects.select_for_update().get(pk=result.pk)
+        result = lock(result)
     result.objective, result.met, result.notes = objective, met, notes
     return audited_save(result, actor=actor, reason=reason or "Objective assessed")
 
@@ -453,41 +437,57 @@ def objective_results_from_session(*, evaluation, actor):
 def improvement_action_save(
     *, evaluation, actor, action=None, request_plan_change=False, reason="", **fields
 ):
-    """Add or change an improvement action; optionally raise a change request on its plan."""
-    _require(actor, "training.change_exerciseevaluation", "You may not change evaluations.")
-    _check_fields(fields, ACTION_FIELDS)
-    if action is None:
-        action = ImprovementAction(evaluation=evaluation, **fields)
-        why = reason or "Improvement action added"
-    else:
-        action = ImprovementAction.objects.select_for_update().get(pk=action.pk)
-        for name, value in fields.items():
-            setattr(action, name, value)
-        why = reason or "Improvement action edited"
-    audited_save(action, actor=actor, reason=why)
-    if request_plan_change and action.plan_id and action.change_request_id is None:
-        from plans.services import change_request_create
+    """Add or change an improvement action; optionally raise a change request on its plan.
 
-        session = evaluation.session
-        action.change_request = change_request_create(
-            plan=action.plan,
+    Its status has no pipeline: any status may follow any other (an action done may be
+    reopened, a cancelled one taken up again), so there is no rule to check.
+    """
+    require(actor, "training.change_exerciseevaluation", "You may not change evaluations.")
+    if action is None:
+        action = _create(
+            ImprovementAction(evaluation=evaluation),
             actor=actor,
-            summary=action.description[:300],
-            details=evaluation.findings,
-            source=f"Exercise: {session}"[:200],
+            fields=fields,
+            allowed=ACTION_FIELDS,
+            reason=reason or "Improvement action added",
         )
-        audited_save(action, actor=actor, reason="Plan change requested")
+    else:
+        action = lock(action)
+        model_update(
+            instance=action,
+            actor=actor,
+            fields=fields,
+            allowed=ACTION_FIELDS,
+            reason=reason or "Improvement action edited",
+        )
+    if request_plan_change and action.plan_id and action.change_request_id is None:
+        _request_plan_change(action, evaluation=evaluation, actor=actor)
     return action
+
+
+def _request_plan_change(action, *, evaluation, actor):
+    from plans.services import change_request_create
+
+    action.change_request = change_request_create(
+        plan=action.plan,
+        actor=actor,
+        summary=action.description[:300],
+        details=evaluation.findings,
+        source=f"Exercise: {evaluation.session}"[:200],
+    )
+    audited_save(action, actor=actor, reason="Plan change requested")
 
 
 # Reminders
 
 
-def reminder_send(*, user, actor, subject, lines, send, now=None):
-    """Remind one person unless reminded within the interval or another sender holds them.
+def reminder_send(*, user, actor, email, subject, body, lines, now=None):
+    """Remind one person by email unless reminded within the interval or another sender holds them.
 
-    The per-person ReminderClock is claimed by `core.reminders.claimed_clock`;
-    its time keeps later runs away for TRAINING_REMINDER_INTERVAL_DAYS.
+    The per-person ReminderClock is claimed by `core.reminders.claimed_clock`; its time keeps
+    later runs away for TRAINING_REMINDER_INTERVAL_DAYS. The email is queued in the outbox with
+    the clock and leaves once they commit (core.mail.email_queue): a rolled-back claim emails no
+    one, and a failed delivery is recorded on the outbox row and retried.
     """
     now = now or timezone.now()
     with claimed_clock(
@@ -498,6 +498,5 @@ def reminder_send(*, user, actor, subject, lines, send, now=None):
         clock.last_sent_at = now
         clock.last_courses = "\n".join(lines)
         audited_save(clock, actor=actor, reason=subject)
-        # Inside the transaction: enqueueing the email task fails or commits with the clock.
-        send()
+        email_queue(subject=subject, body=body, recipients=[email])
     return True

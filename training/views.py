@@ -10,7 +10,7 @@ from .models import Record
 @login_required
 def mine(request):
     """What training is required of me, its state, and every record I have."""
-    rows = list(queries.compliance_rows(user=request.user))
+    rows = queries.shown_rows(queries.compliance_rows(user=request.user))
     records = (
         Record.objects.filter(user=request.user)
         .select_related("session", "session__course")

@@ -8,14 +8,13 @@ from django.urls import reverse
 
 from core.database import retry_when_busy
 from core.history import acting_as, resolve_actor
-from core.mail import email_queue
 from training import queries, services
 
 
 def reminder_email(user, rows):
     lines = []
     for row in rows:
-        if row["state"] == queries.State.OVERDUE:
+        if queries.is_overdue(row):
             lines.append(f"- {row['course_title']}: expired on {row['valid_until']:%d %B %Y}")
         else:
             lines.append(f"- {row['course_title']}: valid until {row['valid_until']:%d %B %Y}")
@@ -49,18 +48,13 @@ class Command(BaseCommand):
                 person_rows = list(person_rows)
                 person = person_rows[0]
                 subject, body, lines = reminder_email(person, person_rows)
-
-                def send(email=person["email"], subject=subject, body=body):
-                    # Queued with the clock (same transaction): a failed send is recorded on
-                    # the outbox row and retried by resend_failed_emails, not lost.
-                    email_queue(subject=subject, body=body, recipients=[email], on_commit=False)
-
                 if services.reminder_send(
                     user=queries.User(pk=user_id),
                     actor=actor,
+                    email=person["email"],
                     subject=subject,
+                    body=body,
                     lines=lines,
-                    send=send,
                 ):
                     sent += 1
                 else:
