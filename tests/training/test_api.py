@@ -367,3 +367,29 @@ def test_course_filters(api, staff_user):
 
 def test_actor_of_factories_is_a_coordinator():
     assert actor().has_perm("training.add_course")
+
+
+def test_a_record_patch_with_if_match_loads_the_record_once_and_reads_it_back_once(
+    api, coordinator
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    session = make_session(make_course(validity_days=30))
+    (person,) = people(1)
+    from training import services
+
+    record = services.record_register(actor=actor(), user=person, session=session)
+    client = api(coordinator)
+    url = f"/api/v1/training/records/{record.pk}/"
+    etag = client.get(url)["ETag"]
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.patch(url, {"status": "attended"}, format="json", HTTP_IF_MATCH=etag)
+    assert response.status_code == 200 and response.json()["status"] == "attended"
+    loads = [
+        q["sql"]
+        for q in ctx.captured_queries
+        if q["sql"].startswith("SELECT") and '"training_record"."status"' in q["sql"]
+    ]
+    # One load under the lock (If-Match, the rules and the write all use it), one read back.
+    assert len(loads) == 2, loads

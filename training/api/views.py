@@ -2,21 +2,12 @@
 
 from django import forms
 from django.contrib.auth.models import Group
-from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, permissions, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 
-from core.api import (
-    AuditedViewMixin,
-    ETagMixin,
-    HistoryMixin,
-    ModelPermissions,
-    check_if_match,
-    with_etag,
-)
+from core.api import ServiceViewSet
 from core.pagination import CountedPagination
 
 from .. import queries, services
@@ -27,26 +18,17 @@ from .filters import CourseFilter, RecordFilter, SessionFilter
 MAX_ID = 2**63 - 1
 
 
-class _TrainingViewSet(
-    AuditedViewMixin,
-    HistoryMixin,
-    ETagMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    viewsets.GenericViewSet,
-):
-    permission_classes = [permissions.IsAuthenticated, ModelPermissions]
-    http_method_names = ["get", "post", "patch", "head", "options"]
-
-    def _read(self, instance):
-        instance = self.get_queryset().get(pk=instance.pk)
-        return self.get_serializer_class()(instance, context=self.get_serializer_context()).data
-
-
-class CourseViewSet(_TrainingViewSet):
+@extend_schema_view(
+    create=extend_schema(request=s.CourseWriteSerializer, responses={201: s.CourseSerializer}),
+    partial_update=extend_schema(request=s.CourseWriteSerializer, responses=s.CourseSerializer),
+)
+class CourseViewSet(ServiceViewSet):
     """Courses, awareness briefings, drills and exercises, and the groups that must complete them."""
 
     serializer_class = s.CourseSerializer
+    write_serializer_class = s.CourseWriteSerializer
+    create_service = services.course_create
+    update_service = services.course_update
     filterset_class = CourseFilter
     search_fields = ("title", "description")
     ordering_fields = ("title", "kind", "validity_days", "created_at")
@@ -55,32 +37,18 @@ class CourseViewSet(_TrainingViewSet):
     def get_queryset(self):
         return queries.courses_list()
 
-    @extend_schema(request=s.CourseWriteSerializer, responses={201: s.CourseSerializer})
-    def create(self, request, *args, **kwargs):
-        serializer = s.CourseWriteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        course = services.course_create(actor=request.user, **serializer.validated_data)
-        return with_etag(self._read(course), course, status.HTTP_201_CREATED)
 
-    @extend_schema(request=s.CourseWriteSerializer, responses=s.CourseSerializer)
-    @transaction.atomic  # the If-Match check and the write see the same locked row
-    def partial_update(self, request, *args, **kwargs):
-        course = self.get_object_for_update()
-        check_if_match(request, course)
-        serializer = s.CourseWriteSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        required_for = data.pop("required_for", None)
-        course = services.course_update(
-            course=course, actor=request.user, required_for=required_for, **data
-        )
-        return with_etag(self._read(course), course)
-
-
-class SessionViewSet(_TrainingViewSet):
+@extend_schema_view(
+    create=extend_schema(request=s.SessionWriteSerializer, responses={201: s.SessionSerializer}),
+    partial_update=extend_schema(request=s.SessionWriteSerializer, responses=s.SessionSerializer),
+)
+class SessionViewSet(ServiceViewSet):
     """Scheduled sessions of courses: facilitator, times, place, scenario, objectives, status."""
 
     serializer_class = s.SessionSerializer
+    write_serializer_class = s.SessionWriteSerializer
+    create_service = services.session_create
+    update_service = services.session_update
     filterset_class = SessionFilter
     search_fields = ("title", "location", "course__title")
     ordering_fields = ("starts_at", "ends_at", "status")
@@ -89,34 +57,18 @@ class SessionViewSet(_TrainingViewSet):
     def get_queryset(self):
         return queries.sessions_list()
 
-    @extend_schema(request=s.SessionWriteSerializer, responses={201: s.SessionSerializer})
-    def create(self, request, *args, **kwargs):
-        serializer = s.SessionWriteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        data.pop("reason", None)
-        session = services.session_create(actor=request.user, **data)
-        return with_etag(self._read(session), session, status.HTTP_201_CREATED)
 
-    @extend_schema(request=s.SessionWriteSerializer, responses=s.SessionSerializer)
-    @transaction.atomic  # the If-Match check and the write see the same locked row
-    def partial_update(self, request, *args, **kwargs):
-        session = self.get_object_for_update()
-        check_if_match(request, session)
-        serializer = s.SessionWriteSerializer(session, data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        reason = data.pop("reason", "")
-        session = services.session_update(
-            session=session, actor=request.user, reason=reason, **data
-        )
-        return with_etag(self._read(session), session)
-
-
-class RecordViewSet(_TrainingViewSet):
+@extend_schema_view(
+    create=extend_schema(request=s.RecordCreateSerializer, responses={201: s.RecordSerializer}),
+    partial_update=extend_schema(request=s.RecordWriteSerializer, responses=s.RecordSerializer),
+)
+class RecordViewSet(ServiceViewSet):
     """Attendance and completion records; staff see only their own and write none."""
 
     serializer_class = s.RecordSerializer
+    write_serializer_class = s.RecordWriteSerializer
+    create_service = services.record_register
+    update_service = services.record_update
     filterset_class = RecordFilter
     search_fields = ("user__username", "user__last_name", "session__course__title")
     ordering_fields = ("created_at", "completed_at", "valid_until", "status")
@@ -127,25 +79,10 @@ class RecordViewSet(_TrainingViewSet):
             return Record.objects.none()
         return queries.records_for(self.request.user)
 
-    @extend_schema(request=s.RecordCreateSerializer, responses={201: s.RecordSerializer})
-    def create(self, request, *args, **kwargs):
-        serializer = s.RecordCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        record = services.record_register(actor=request.user, **data)
-        return with_etag(self._read(record), record, status.HTTP_201_CREATED)
-
-    @extend_schema(request=s.RecordWriteSerializer, responses=s.RecordSerializer)
-    @transaction.atomic  # the If-Match check and the write see the same locked row
-    def partial_update(self, request, *args, **kwargs):
-        record = self.get_object_for_update()
-        check_if_match(request, record)
-        serializer = s.RecordWriteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        record = services.record_update(
-            record=record, actor=request.user, **serializer.validated_data
-        )
-        return with_etag(self._read(record), record)
+    def write_serializer(self, *, data, instance=None):
+        if instance is None:  # a new record names its person and session too
+            return s.RecordCreateSerializer(data=data, context=self.get_serializer_context())
+        return super().write_serializer(data=data, instance=instance)
 
 
 class ComplianceParams(forms.Form):
