@@ -159,9 +159,7 @@ def check_rows(rows, *, now=None):
         if score:
             row.score = parse_int(score, minimum=Record.SCORE_MIN, maximum=Record.SCORE_MAX)
             if row.score is None:
-                row.errors.append(
-                    f"bad score {score!r} ({Record.SCORE_MIN} to {Record.SCORE_MAX})"
-                )
+                row.errors.append(f"bad score {score!r} ({Record.SCORE_MIN} to {Record.SCORE_MAX})")
         if row.user is not None and row.session is not None:
             key = (row.user.pk, row.session.pk)
             if key in seen:

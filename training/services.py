@@ -136,12 +136,14 @@ def session_update(*, session, actor, reason="", **fields):
         # Records' expiry dates were computed from this course's validity.
         raise Conflict("A session with records cannot move to another course.", field="course")
     reason = reason or _session_change_reason(session, fields)
-    model_update(instance=session, actor=actor, fields=fields, allowed=SESSION_FIELDS, reason=reason)
+    model_update(
+        instance=session, actor=actor, fields=fields, allowed=SESSION_FIELDS, reason=reason
+    )
     return session
 
 
 def _session_change_reason(session, fields):
-    """"Session cancelled" when only the status changes, else "Session edited"."""
+    """ "Session cancelled" when only the status changes, else "Session edited"."""
     others = [
         name
         for name, value in fields.items()
@@ -179,9 +181,7 @@ def _set_result(record, *, status, completed_at, session, now):
     record.status = status
     record.completed_at = completed_at if status in Record.RESULT_STATUSES else None
     record.valid_until = (
-        session.course.expiry_of(record.completed_at)
-        if status == Record.Status.COMPLETED
-        else None
+        session.course.expiry_of(record.completed_at) if status == Record.Status.COMPLETED else None
     )
 
 
@@ -197,9 +197,7 @@ def _save_record(record, *, actor, reason):
         return audited_save(record, actor=actor, reason=reason, exclude=RECORD_LOADED)
     except ValidationError as exc:
         field, messages = next(iter(exc.message_dict.items()))
-        raise InvalidInput(
-            messages[0], field=None if field == NON_FIELD_ERRORS else field
-        ) from exc
+        raise InvalidInput(messages[0], field=None if field == NON_FIELD_ERRORS else field) from exc
 
 
 def record_register(

@@ -341,7 +341,9 @@ def test_an_email_that_keeps_failing_stops_after_the_last_attempt_and_says_so(
     assert OutgoingEmail.objects.get().status == "failed"
 
 
-def test_a_training_reminder_the_mail_server_refuses_is_recorded_and_retried(settings):
+def test_a_training_reminder_the_mail_server_refuses_is_recorded_and_retried(
+    settings, django_capture_on_commit_callbacks
+):
     from django.core.management import call_command
 
     from tests.training.factories import complete, people
@@ -350,7 +352,9 @@ def test_a_training_reminder_the_mail_server_refuses_is_recorded_and_retried(set
     course = make_course(title="Phishing", validity_days=90)
     [person] = people(1)
     complete(person, course, timezone.now() - datetime.timedelta(days=100))
-    call_command("send_training_reminders", stdout=io.StringIO())
+    # The reminder is delivered once its transaction commits (the test's never does).
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("send_training_reminders", stdout=io.StringIO())
     email = OutgoingEmail.objects.get()
     assert email.status == "failed" and email.recipients == [person.email]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
