@@ -13,6 +13,8 @@ from .models import Course, Record
 
 DRILL = "Quarterly incident response drill"
 AWARENESS = "Annual security awareness briefing"
+DRILL_ABOUT = "A 90-minute simulated incident walked through with the on-call team."
+AWARENESS_ABOUT = "What an incident is, how to report one, and what happens next."
 
 
 def _session(actor, course, days_ago, **fields):
@@ -50,22 +52,20 @@ def load(stdout, actor=None, context=None):
         return {}
     coordinator = users["coordinator"]
     staff = Group.objects.get(name=STAFF)
-    drill = services.course_create(
-        actor=coordinator,
-        title=DRILL,
-        kind=Course.Kind.DRILL,
-        description="A 90-minute simulated incident walked through with the on-call team.",
-        validity_days=90,
-        required_for=[staff],
-        plan=plan,
-    )
-    awareness = services.course_create(
-        actor=coordinator,
-        title=AWARENESS,
-        kind=Course.Kind.AWARENESS,
-        description="What an incident is, how to report one, and what happens next.",
-        validity_days=365,
-        required_for=[staff],
+    drill, awareness = (
+        services.course_create(
+            actor=coordinator,
+            title=title,
+            kind=kind,
+            description=about,
+            validity_days=days,
+            required_for=[staff],
+            plan=trains,
+        )
+        for title, kind, days, about, trains in (
+            (DRILL, Course.Kind.DRILL, 90, DRILL_ABOUT, plan),
+            (AWARENESS, Course.Kind.AWARENESS, 365, AWARENESS_ABOUT, None),
+        )
     )
     # Awareness: 300 days ago → current; 350 → due soon; 400 → overdue; the rest never.
     for days_ago, names in (

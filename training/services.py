@@ -46,11 +46,11 @@ ACTION_FIELDS = ("description", "owner", "due_date", "status", "plan")
 _UNSET = object()
 
 
-def _create(instance, *, actor, fields, allowed, reason):
-    """`instance` (a new row, its required links set) with `fields` set and saved once: names
-    outside `allowed` are refused by model_update, which also validates and stamps."""
+def _write(instance, *, actor, fields, allowed, reason):
+    """Set `fields` on `instance` and save it once if anything changed or it is a new row (its
+    required links set): model_update refuses names outside `allowed`, validates and stamps."""
     model_update(instance=instance, actor=actor, fields=fields, allowed=allowed, reason=reason)
-    if instance.pk is None:  # every value given was the default: still a new row to save
+    if instance.pk is None:  # a new row whose values are all the defaults is still a new row
         audited_save(instance, actor=actor, reason=reason)
     return instance
 
@@ -62,7 +62,7 @@ def _create(instance, *, actor, fields, allowed, reason):
 def course_create(*, actor, title, required_for=(), reason="", **fields):
     """A new course, drill or exercise, required of the given groups."""
     require(actor, "training.add_course", "You may not create courses.")
-    course = _create(
+    course = _write(
         Course(),
         actor=actor,
         fields={"title": title, **fields},
@@ -115,7 +115,7 @@ def _recompute_expiry(course, *, actor):
 def session_create(*, actor, course, starts_at, ends_at, reason="", **fields):
     """Schedule a session of a course (past sessions may be recorded after the fact)."""
     require(actor, "training.add_session", "You may not schedule sessions.")
-    return _create(
+    return _write(
         Session(course=course, starts_at=starts_at, ends_at=ends_at),
         actor=actor,
         fields=fields,
@@ -377,22 +377,14 @@ def evaluation_save(*, session, actor, reason="", **fields):
     evaluation = ExerciseEvaluation.objects.select_for_update().filter(session=session).first()
     if evaluation is None:
         require(actor, "training.add_exerciseevaluation", "You may not evaluate exercises.")
-        return _create(
-            ExerciseEvaluation(session=session, evaluated_by=actor),
-            actor=actor,
-            fields=fields,
-            allowed=EVALUATION_FIELDS,
-            reason=reason or "Evaluation recorded",
-        )
-    require(actor, "training.change_exerciseevaluation", "You may not change evaluations.")
-    model_update(
-        instance=evaluation,
-        actor=actor,
-        fields=fields,
-        allowed=EVALUATION_FIELDS,
-        reason=reason or "Evaluation edited",
+        evaluation = ExerciseEvaluation(session=session, evaluated_by=actor)
+        why = "Evaluation recorded"
+    else:
+        require(actor, "training.change_exerciseevaluation", "You may not change evaluations.")
+        why = "Evaluation edited"
+    return _write(
+        evaluation, actor=actor, fields=fields, allowed=EVALUATION_FIELDS, reason=reason or why
     )
-    return evaluation
 
 
 def evaluation_update(*, evaluation, actor, reason="", **fields):
@@ -442,22 +434,10 @@ def improvement_action_save(
     """
     require(actor, "training.change_exerciseevaluation", "You may not change evaluations.")
     if action is None:
-        action = _create(
-            ImprovementAction(evaluation=evaluation),
-            actor=actor,
-            fields=fields,
-            allowed=ACTION_FIELDS,
-            reason=reason or "Improvement action added",
-        )
+        action, why = ImprovementAction(evaluation=evaluation), "Improvement action added"
     else:
-        action = lock(action)
-        model_update(
-            instance=action,
-            actor=actor,
-            fields=fields,
-            allowed=ACTION_FIELDS,
-            reason=reason or "Improvement action edited",
-        )
+        action, why = lock(action), "Improvement action edited"
+    _write(action, actor=actor, fields=fields, allowed=ACTION_FIELDS, reason=reason or why)
     if request_plan_change and action.plan_id and action.change_request_id is None:
         _request_plan_change(action, evaluation=evaluation, actor=actor)
     return action

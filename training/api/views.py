@@ -12,21 +12,27 @@ from core.pagination import CountedPagination
 
 from .. import queries, services
 from ..models import Record
-from . import serializers as s
+from . import serializers
 from .filters import CourseFilter, RecordFilter, SessionFilter
 
 MAX_ID = 2**63 - 1
 
 
-@extend_schema_view(
-    create=extend_schema(request=s.CourseWriteSerializer, responses={201: s.CourseSerializer}),
-    partial_update=extend_schema(request=s.CourseWriteSerializer, responses=s.CourseSerializer),
-)
+def _documented(read, write, create=None):
+    """The OpenAPI shapes of a viewset's create and PATCH: their input, then the detail read."""
+    return extend_schema_view(
+        create=extend_schema(request=create or write, responses={201: read}),
+        partial_update=extend_schema(request=write, responses=read),
+    )
+
+
+@_documented(serializers.CourseSerializer, serializers.CourseWriteSerializer)
 class CourseViewSet(ServiceViewSet):
     """Courses, awareness briefings, drills and exercises, and the groups that must complete them."""
 
-    serializer_class = s.CourseSerializer
-    write_serializer_class = s.CourseWriteSerializer
+    queryset = queries.courses_list()
+    serializer_class = serializers.CourseSerializer
+    write_serializer_class = serializers.CourseWriteSerializer
     create_service = services.course_create
     update_service = services.course_update
     filterset_class = CourseFilter
@@ -34,19 +40,14 @@ class CourseViewSet(ServiceViewSet):
     ordering_fields = ("title", "kind", "validity_days", "created_at")
     ordering = ("title", "id")
 
-    def get_queryset(self):
-        return queries.courses_list()
 
-
-@extend_schema_view(
-    create=extend_schema(request=s.SessionWriteSerializer, responses={201: s.SessionSerializer}),
-    partial_update=extend_schema(request=s.SessionWriteSerializer, responses=s.SessionSerializer),
-)
+@_documented(serializers.SessionSerializer, serializers.SessionWriteSerializer)
 class SessionViewSet(ServiceViewSet):
     """Scheduled sessions of courses: facilitator, times, place, scenario, objectives, status."""
 
-    serializer_class = s.SessionSerializer
-    write_serializer_class = s.SessionWriteSerializer
+    queryset = queries.sessions_list()
+    serializer_class = serializers.SessionSerializer
+    write_serializer_class = serializers.SessionWriteSerializer
     create_service = services.session_create
     update_service = services.session_update
     filterset_class = SessionFilter
@@ -54,19 +55,17 @@ class SessionViewSet(ServiceViewSet):
     ordering_fields = ("starts_at", "ends_at", "status")
     ordering = ("-starts_at", "-id")
 
-    def get_queryset(self):
-        return queries.sessions_list()
 
-
-@extend_schema_view(
-    create=extend_schema(request=s.RecordCreateSerializer, responses={201: s.RecordSerializer}),
-    partial_update=extend_schema(request=s.RecordWriteSerializer, responses=s.RecordSerializer),
+@_documented(
+    serializers.RecordSerializer,
+    serializers.RecordWriteSerializer,
+    create=serializers.RecordCreateSerializer,
 )
 class RecordViewSet(ServiceViewSet):
     """Attendance and completion records; staff see only their own and write none."""
 
-    serializer_class = s.RecordSerializer
-    write_serializer_class = s.RecordWriteSerializer
+    serializer_class = serializers.RecordSerializer
+    write_serializer_class = serializers.RecordWriteSerializer
     create_service = services.record_register
     update_service = services.record_update
     filterset_class = RecordFilter
@@ -81,7 +80,9 @@ class RecordViewSet(ServiceViewSet):
 
     def write_serializer(self, *, data, instance=None):
         if instance is None:  # a new record names its person and session too
-            return s.RecordCreateSerializer(data=data, context=self.get_serializer_context())
+            return serializers.RecordCreateSerializer(
+                data=data, context=self.get_serializer_context()
+            )
         return super().write_serializer(data=data, instance=instance)
 
 
@@ -100,7 +101,7 @@ class ComplianceView(GenericAPIView):
     Compliance and coordinators see everyone; everyone else sees their own rows.
     """
 
-    serializer_class = s.ComplianceRowSerializer
+    serializer_class = serializers.ComplianceRowSerializer
     filter_backends = []
     pagination_class = CountedPagination
 
@@ -115,7 +116,7 @@ class ComplianceView(GenericAPIView):
             ),
             OpenApiParameter("state", OpenApiTypes.STR, enum=queries.State.ALL),
         ],
-        responses=s.ComplianceRowSerializer(many=True),
+        responses=serializers.ComplianceRowSerializer(many=True),
     )
     def get(self, request):
         params = ComplianceParams(request.query_params)
@@ -130,4 +131,6 @@ class ComplianceView(GenericAPIView):
         rows = queries.compliance_rows(**filters)
         self.count_rows = lambda _rows: queries.compliance_count(**filters)
         page = self.paginate_queryset(rows)
-        return self.get_paginated_response(s.ComplianceRowSerializer(page, many=True).data)
+        return self.get_paginated_response(
+            serializers.ComplianceRowSerializer(page, many=True).data
+        )
