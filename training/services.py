@@ -42,6 +42,7 @@ SESSION_FIELDS = (
 )
 EVALUATION_FIELDS = ("time_to_detect", "time_to_escalate", "time_to_contain", "findings")
 ACTION_FIELDS = ("description", "owner", "due_date", "status", "plan")
+OBJECTIVE_FIELDS = ("objective", "met", "notes")
 
 _UNSET = object()
 
@@ -396,12 +397,14 @@ def evaluation_update(*, evaluation, actor, reason="", **fields):
 def objective_result_save(*, evaluation, actor, objective, met, notes="", result=None, reason=""):
     """Record whether an objective of the exercise was met (new, or a change to `result`)."""
     require(actor, "training.change_exerciseevaluation", "You may not change evaluations.")
-    if result is None:
-        result = ObjectiveResult(evaluation=evaluation)
-    else:
-        result = lock(result)
-    result.objective, result.met, result.notes = objective, met, notes
-    return audited_save(result, actor=actor, reason=reason or "Objective assessed")
+    result = ObjectiveResult(evaluation=evaluation) if result is None else lock(result)
+    return _write(
+        result,
+        actor=actor,
+        fields={"objective": objective, "met": met, "notes": notes},
+        allowed=OBJECTIVE_FIELDS,
+        reason=reason or "Objective assessed",
+    )
 
 
 @transaction.atomic

@@ -11,7 +11,7 @@ from ..models import ExerciseEvaluation, ImprovementAction, ObjectiveResult
 
 class ObjectiveResultInline(admin.TabularInline):
     model = ObjectiveResult
-    fields = ("objective", "met", "notes")
+    fields = services.OBJECTIVE_FIELDS
     extra = 1
     can_delete = False
 
