@@ -111,3 +111,24 @@ def test_two_machines_at_once_remind_each_person_once(postgres_only, states):
         t.join()
     assert not errors
     assert sorted(m.to[0] for m in mail.outbox) == sorted([states[1].email, states[2].email])
+
+
+@pytest.mark.django_db
+def test_a_reminder_whose_transaction_rolls_back_emails_no_one(
+    states, django_capture_on_commit_callbacks
+):
+    from django.db import transaction
+
+    from core.models import OutgoingEmail
+    from training import services
+
+    due = states[1]
+    with django_capture_on_commit_callbacks(execute=True):
+        with pytest.raises(RuntimeError), transaction.atomic():
+            assert services.reminder_send(
+                user=due, actor=None, email=due.email, subject="Due", body="b", lines=["Drill"]
+            )
+            raise RuntimeError("the caller's transaction fails after the reminder")
+    assert mail.outbox == []
+    assert not OutgoingEmail.objects.exists()
+    assert not ReminderClock.objects.filter(user=due, last_sent_at__isnull=False).exists()
