@@ -210,3 +210,22 @@ def test_every_admin_page_answers(client, superuser):
     ]:
         response = client.get(reverse(name, args=args))
         assert response.status_code == 200, name
+
+
+def test_the_admin_and_the_services_refuse_the_models_limits_in_the_same_words(
+    client, coordinator
+):
+    from django.core.exceptions import ValidationError
+
+    from training.models import VALIDITY_MAX_MESSAGE
+
+    client.force_login(coordinator)
+    response = client.post(
+        reverse("admin:training_course_add"),
+        {"title": "Forever", "kind": "course", "validity_days": 36501},
+    )
+    assert response.status_code == 200 and VALIDITY_MAX_MESSAGE in response.content.decode()
+    with pytest.raises(ValidationError) as refused:
+        services.course_create(actor=coordinator, title="Forever", validity_days=36501)
+    assert refused.value.message_dict == {"validity_days": [VALIDITY_MAX_MESSAGE]}
+    assert not Course.objects.filter(title="Forever").exists()
