@@ -22,6 +22,7 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from core.history_diff import NO_MASK, Mask
+from core.workflow import next_statuses
 
 from .models import (
     OPEN_STATUSES,
@@ -137,6 +138,15 @@ def can_see(user, incident):
     if incident.incident_manager_id is None and triages_unassigned(user):
         return True
     return TeamMember.objects.filter(incident_id=incident.pk, user=user).exists()
+
+
+def allowed_steps(user, incident):
+    """The statuses `user` may move `incident` to from here, sorted: the steps its lifecycle
+    table offers (Incident.pipeline) to those who may change incidents, none to others.
+    The service checks the rest of each step (a reason, the review) when it is taken."""
+    if user is None or not user.has_perm("incidents.change_incident"):
+        return []
+    return sorted(next_statuses(incident))
 
 
 def seen_in_full_annotation(user):
@@ -429,7 +439,7 @@ def incident_metrics(user, since=None, until=None):
     )
     overdue_actions = Action.objects.filter(
         incident__in=qs.values("pk"),
-        status__in=[Action.ActionStatus.OPEN, Action.ActionStatus.IN_PROGRESS],
+        status__in=Action.OUTSTANDING,
         due_date__lt=timezone.localdate(),
     ).count()
     return {

@@ -198,9 +198,7 @@ class IncidentDetailSerializer(IncidentListSerializer):
         return TargetStatesSerializer(queries.target_states(incident, targets).as_dict()).data
 
     def get_allowed_transitions(self, incident) -> list[str]:
-        from incidents.models import TRANSITIONS
-
-        return sorted(TRANSITIONS.get(incident.status, set()))
+        return queries.allowed_steps(self.context["request"].user, incident)
 
 
 class IncidentReportSerializer(serializers.Serializer):
