@@ -21,7 +21,6 @@ from .escalations import (
 )
 from .incident import (
     DESCRIPTIVE_FIELDS,
-    PHASE_STAMPS,
     incident_report,
     incident_transition,
     incident_update,
@@ -48,7 +47,6 @@ __all__ = [
     "ACTION_FIELDS",
     "CONFIDENTIAL_CHANGE_REQUEST",
     "DESCRIPTIVE_FIELDS",
-    "PHASE_STAMPS",
     "REVIEW_FIELDS",
     "RenderedCommunication",
     "action_create",

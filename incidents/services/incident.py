@@ -43,7 +43,7 @@ DESCRIPTIVE_FIELDS = (
 )
 
 # The timestamp each phase stamps when it is entered (first time only).
-PHASE_STAMPS = {
+PHASE_ENTERED_AT = {
     Status.TRIAGED: "acknowledged_at",
     Status.INVESTIGATING: "investigating_at",
     Status.CONTAINED: "contained_at",
@@ -255,7 +255,7 @@ def incident_transition(*, incident, actor, status, reason=""):
         incident.reopened_count += 1
         incident.closed_at = None
         incident.cancelled_at = None
-    stamp_field = PHASE_STAMPS[target]
+    stamp_field = PHASE_ENTERED_AT[target]
     if getattr(incident, stamp_field) is None:
         setattr(incident, stamp_field, timezone.now())
     incident.status = target
