@@ -56,6 +56,21 @@ DETAIL_ACTIONS = {"retrieve", "partial_update", "create", "transition"}
 UNNARROWING_PARAMS = {"page", "page_size", "ordering", "format"}
 
 
+def nested_list(serializer_class):
+    """Route and describe one of an incident's lists: GET a page of it, POST one more row."""
+
+    def decorate(method):
+        method = action(detail=True, methods=["get", "post"], filter_backends=[])(method)
+        method = extend_schema(
+            methods=["POST"], request=serializer_class, responses={201: serializer_class}
+        )(method)
+        return extend_schema(methods=["GET"], responses=serializer_class(many=True), filters=False)(
+            method
+        )
+
+    return decorate
+
+
 class IncidentViewSet(ServiceViewSet):
     """Incidents: report, read, edit descriptive fields, move through the lifecycle, escalate."""
 
@@ -186,15 +201,7 @@ class IncidentViewSet(ServiceViewSet):
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(serializer_class(page, many=True).data)
 
-    @extend_schema(
-        methods=["GET"], responses=serializers.EscalationSerializer(many=True), filters=False
-    )
-    @extend_schema(
-        methods=["POST"],
-        request=serializers.EscalationSerializer,
-        responses={201: serializers.EscalationSerializer},
-    )
-    @action(detail=True, methods=["get", "post"], filter_backends=[])
+    @nested_list(serializers.EscalationSerializer)
     def escalations(self, request, pk=None):
         incident = self.get_object()
         return self.nested(
@@ -204,15 +211,7 @@ class IncidentViewSet(ServiceViewSet):
             create=partial(services.incident_escalate, incident=incident, actor=request.user),
         )
 
-    @extend_schema(
-        methods=["GET"], responses=serializers.TimelineEntrySerializer(many=True), filters=False
-    )
-    @extend_schema(
-        methods=["POST"],
-        request=serializers.TimelineEntrySerializer,
-        responses={201: serializers.TimelineEntrySerializer},
-    )
-    @action(detail=True, methods=["get", "post"], filter_backends=[])
+    @nested_list(serializers.TimelineEntrySerializer)
     def timeline(self, request, pk=None):
         incident = self.get_object()
         # An anonymous report's own timeline entry carries no author (see the service).
@@ -223,15 +222,7 @@ class IncidentViewSet(ServiceViewSet):
             create=partial(services.timeline_note_add, incident=incident, actor=request.user),
         )
 
-    @extend_schema(
-        methods=["GET"], responses=serializers.ActionSerializer(many=True), filters=False
-    )
-    @extend_schema(
-        methods=["POST"],
-        request=serializers.ActionSerializer,
-        responses={201: serializers.ActionSerializer},
-    )
-    @action(detail=True, methods=["get", "post"], filter_backends=[])
+    @nested_list(serializers.ActionSerializer)
     def actions(self, request, pk=None):
         incident = self.get_object()
 
