@@ -149,6 +149,22 @@ def allowed_steps(user, incident):
     return sorted(next_statuses(incident))
 
 
+def escalated_to(user, escalation):
+    """Whether `escalation` was addressed to `user` (to them, or to a group they are in): they
+    may acknowledge it, as may whoever may change escalations of incidents they see."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if escalation.to_user_id is not None:
+        return escalation.to_user_id == user.pk
+    return user.groups.filter(pk=escalation.to_group_id).exists()
+
+
+def reporter_shown(incident, *, sees_reporter):
+    """The reporter's id as a reader is shown it: none for an anonymous report, unless the
+    reader may see reporters' identities (`sees_reporter_identity`)."""
+    return None if incident.anonymous and not sees_reporter else incident.reporter_id
+
+
 def seen_in_full_annotation(user):
     """`seen_in_full` per row of a list, in the list's own query (no query per row)."""
     condition = _seen_in_full(user)
@@ -187,6 +203,12 @@ def visible_count(user, queryset, *, narrowed):
     with connections[queryset.db].cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()[0]
+
+
+def own_reports(user):
+    """The incidents `user` reported, as the self-service pages list them (whatever else they
+    may see: those pages show a reporter what they reported)."""
+    return Incident.objects.filter(reporter=user).select_related("category")
 
 
 def categories():

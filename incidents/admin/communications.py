@@ -47,20 +47,24 @@ class CommunicationForm(forms.ModelForm):
         except DomainError as exc:
             raise forms.ValidationError(exc.message) from None
 
+    def message(self):
+        """The message as the services take it (render and send read the same)."""
+        data = self.cleaned_data
+        return {
+            "incident": data["incident"],
+            "template": data.get("template"),
+            "subject": data.get("subject") or "",
+            "body": data.get("body") or "",
+            "audience": data.get("audience") or "",
+            "group": data.get("group"),
+        }
+
     def clean(self):
         data = super().clean()
         if self.errors or data.get("incident") is None:
             return data
         try:
-            self.rendered = services.communication_render(
-                incident=data["incident"],
-                actor=self.actor,
-                template=data.get("template"),
-                subject=data.get("subject") or "",
-                body=data.get("body") or "",
-                audience=data.get("audience") or "",
-                group=data.get("group"),
-            )
+            self.rendered = services.communication_render(actor=self.actor, **self.message())
         except DomainError as exc:
             add_to_form(self, exc)
         return data
@@ -199,16 +203,8 @@ class CommunicationAdmin(VisibleIncidentMixin, ServiceAdmin):
         digest = request.POST.get(PREVIEW_DIGEST)
         if SEND not in request.POST or not digest:
             raise InvalidInput("Preview the communication, then send it.")
-        data = form.cleaned_data
         sent = services.communication_send(
-            incident=data["incident"],
-            actor=request.user,
-            template=data.get("template"),
-            subject=data.get("subject") or "",
-            body=data.get("body") or "",
-            audience=data.get("audience") or "",
-            group=data.get("group"),
-            expected_digest=digest,
+            actor=request.user, expected_digest=digest, **form.message()
         )
         obj.pk = sent.pk
         obj._state.adding = False

@@ -36,6 +36,17 @@ from .common import (
 User = get_user_model()
 
 
+# The change page's "Phases": when each was reached, reopenings, the review.
+PHASE_FIELDS = (
+    "acknowledged_at",
+    "contained_at",
+    "recovered_at",
+    "closed_at",
+    "reopened_count",
+    "review_link",
+)
+
+
 def with_bar_widths(rows):
     """The dashboard's bars: each row's width in per cent of the largest count."""
     peak = max([row["count"] for row in rows] + [1])
@@ -198,12 +209,7 @@ class IncidentAdmin(ServiceAdmin):
         "reporter_masked",
         "plan_version_link",
         "targets_display",
-        "acknowledged_at",
-        "contained_at",
-        "recovered_at",
-        "closed_at",
-        "reopened_count",
-        "review_link",
+        *PHASE_FIELDS,
     )
     fieldsets = (
         (
@@ -241,16 +247,7 @@ class IncidentAdmin(ServiceAdmin):
         ),
         (
             "Phases",
-            {
-                "fields": (
-                    "acknowledged_at",
-                    "contained_at",
-                    "recovered_at",
-                    "closed_at",
-                    "reopened_count",
-                    "review_link",
-                )
-            },
+            {"fields": PHASE_FIELDS},
         ),
     )
     change_list_template = "admin/incidents/incident/change_list.html"

@@ -143,7 +143,7 @@ class PostIncidentReviewAdmin(VisibleIncidentMixin, ServiceAdmin):
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None:
             fields.append("incident")
-            if obj.status == PostIncidentReview.ReviewStatus.COMPLETED:
+            if obj.is_completed:
                 return [f.name for f in self.model._meta.fields if f.name != "id"] + [
                     "participants"
                 ]

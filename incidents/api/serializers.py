@@ -50,9 +50,9 @@ class IncidentListSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_reporter(self, incident) -> int | None:
-        if incident.anonymous and not self.context.get("sees_reporter", False):
-            return None
-        return incident.reporter_id
+        return queries.reporter_shown(
+            incident, sees_reporter=self.context.get("sees_reporter", False)
+        )
 
     def to_representation(self, incident):
         data = super().to_representation(incident)
@@ -90,7 +90,7 @@ class IncidentListRowSerializer(IncidentListSerializer):
         row["category"] = incident.category_id
         row["category_name"] = incident.category.name if incident.category_id else None
         row["incident_manager"] = incident.incident_manager_id
-        row["reporter"] = None if incident.anonymous and not sees_reporter else incident.reporter_id
+        row["reporter"] = queries.reporter_shown(incident, sees_reporter=sees_reporter)
         row["target_state"] = (
             None if targets is None else queries.target_states(incident, targets).worst
         )

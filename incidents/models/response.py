@@ -253,6 +253,11 @@ class PostIncidentReview(models.Model):
     def __str__(self):
         return f"Review of {self.incident.reference}"
 
+    @property
+    def is_completed(self):
+        """Completed is final: the review can no longer be edited."""
+        return self.status == self.ReviewStatus.COMPLETED
+
     def clean(self):
         if self.plan_change_needed and not self.plan_change_description.strip():
             raise ValidationError(

@@ -8,6 +8,7 @@ from core.errors import InvalidInput, TransitionNotAllowed
 from core.history_diff import person_name
 from core.services import audited_save, lock
 
+from .. import queries
 from ..models import Escalation, Incident, ResponseTarget, TimelineEntry
 from .common import incident_url, mail, require_on, timeline
 
@@ -107,7 +108,7 @@ def escalation_message(escalation):
 def escalation_acknowledge(*, escalation, actor):
     """The person (or a member of the group) escalated to acknowledges; so may the team."""
     escalation = lock(escalation)
-    if not _addressed_to(escalation, actor):
+    if not queries.escalated_to(actor, escalation):
         require_on(actor, "incidents.change_escalation", escalation.incident)
     if escalation.acknowledged_at is not None:
         return escalation
@@ -117,14 +118,6 @@ def escalation_acknowledge(*, escalation, actor):
     text = f"Escalation acknowledged by {person_name(actor)}"
     timeline(escalation.incident, TimelineEntry.Kind.ESCALATION, text, actor=actor)
     return escalation
-
-
-def _addressed_to(escalation, actor):
-    if actor is None or not actor.is_authenticated or not actor.is_active:
-        return False
-    if escalation.to_user_id is not None:
-        return escalation.to_user_id == actor.pk
-    return actor.groups.filter(pk=escalation.to_group_id).exists()
 
 
 def escalate_overdue(*, actor, now=None):
@@ -139,10 +132,8 @@ def escalate_overdue(*, actor, now=None):
     system user by default) and its permissions are not asked, so a confidential
     incident outside its team is escalated too. Only the cron command calls this.
     """
-    from ..queries import overdue_for_escalation
-
     created = []
-    for incident_id, rule in overdue_for_escalation(now=now):
+    for incident_id, rule in queries.overdue_for_escalation(now=now):
         try:
             with transaction.atomic():
                 escalation = _escalate_by_rule(incident_id, rule, actor=actor)

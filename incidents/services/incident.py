@@ -232,7 +232,7 @@ def _check_step(incident, target, reason):
         )
     if target == Status.CLOSED and incident.priority in ("P1", "P2"):
         review = PostIncidentReview.objects.filter(incident=incident).first()
-        if review is None or review.status != PostIncidentReview.ReviewStatus.COMPLETED:
+        if review is None or not review.is_completed:
             raise TransitionNotAllowed(
                 f"A {incident.priority} incident cannot close before its post-incident review is completed."
             )

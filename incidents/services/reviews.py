@@ -40,7 +40,7 @@ def review_save(*, incident, actor, participants=None, **fields):
     )
     verb = "add" if review.pk is None else "change"
     require_on(actor, f"incidents.{verb}_postincidentreview", incident)
-    if review.status == PostIncidentReview.ReviewStatus.COMPLETED:
+    if review.is_completed:
         raise TransitionNotAllowed("A completed review can no longer be edited.")
     for name, value in fields.items():
         setattr(review, name, value)
@@ -123,7 +123,7 @@ def review_complete(*, incident, actor):
     review = PostIncidentReview.objects.select_for_update().filter(incident=incident).first()
     if review is None:
         raise TransitionNotAllowed("Write the post-incident review before completing it.")
-    if review.status == PostIncidentReview.ReviewStatus.COMPLETED:
+    if review.is_completed:
         return review
     missing = [name for name in REVIEW_REQUIRED if not getattr(review, name).strip()]
     if missing:
