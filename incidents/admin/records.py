@@ -134,6 +134,9 @@ class PostIncidentReviewAdmin(VisibleIncidentMixin, ServiceAdmin):
     readonly_fields = ("status", "completed_at", "completed_by", "plan_change_request")
     actions = ("complete_selected",)
 
+    # The review is saved through its incident (services.review_save), participants too.
+    service_fields = ("incident", *services.REVIEW_FIELDS, "participants")
+
     def get_changeform_initial_data(self, request):
         # Only the incident, and only an id that can exist (AuditedAdmin drops the others).
         initial = super().get_changeform_initial_data(request)
@@ -148,9 +151,6 @@ class PostIncidentReviewAdmin(VisibleIncidentMixin, ServiceAdmin):
                     "participants"
                 ]
         return fields
-
-    # The review is saved through its incident (services.review_save), participants too.
-    service_fields = ("incident", *services.REVIEW_FIELDS, "participants")
 
     def save_model(self, request, obj, form, change):
         data = self.service_data(request, form, change)

@@ -17,7 +17,7 @@ from incidents.models import (
     TimelineEntry,
     Urgency,
 )
-from incidents.services import DESCRIPTIVE_FIELDS
+from incidents.services import DESCRIPTIVE_FIELDS, REASON_MAX_LENGTH
 
 User = get_user_model()
 
@@ -206,7 +206,9 @@ class IncidentUpdateSerializer(serializers.ModelSerializer):
 
 class TransitionSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Status.choices)
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=REASON_MAX_LENGTH
+    )
 
 
 class EscalationSerializer(serializers.ModelSerializer):

@@ -21,6 +21,7 @@ from .escalations import (
 )
 from .incident import (
     DESCRIPTIVE_FIELDS,
+    REASON_MAX_LENGTH,
     incident_report,
     incident_transition,
     incident_update,
@@ -47,6 +48,7 @@ __all__ = [
     "ACTION_FIELDS",
     "CONFIDENTIAL_CHANGE_REQUEST",
     "DESCRIPTIVE_FIELDS",
+    "REASON_MAX_LENGTH",
     "REVIEW_FIELDS",
     "RenderedCommunication",
     "action_create",

@@ -42,6 +42,9 @@ DESCRIPTIVE_FIELDS = (
     "incident_manager",
 )
 
+# The longest reason a step may give (it is kept in the history and on the timeline).
+REASON_MAX_LENGTH = 2000
+
 # The timestamp each phase stamps when it is entered (first time only).
 PHASE_ENTERED_AT = {
     Status.TRIAGED: "acknowledged_at",
@@ -220,6 +223,8 @@ def incident_update(*, incident, actor, reason="", **fields):
 
 def _check_step(incident, target, reason):
     """The rules of a step besides the table: classified past triage, reasons, the review."""
+    if len(reason) > REASON_MAX_LENGTH:
+        raise InvalidInput(f"Keep the reason under {REASON_MAX_LENGTH} characters.", field="reason")
     if incident.category_id is None and target not in UNCLASSIFIED_STATUSES:
         raise TransitionNotAllowed(
             f"Classify the incident (choose its category) before it goes to {target.label.lower()}."
