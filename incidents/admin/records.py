@@ -19,7 +19,10 @@ from .common import VisibleIncidentMixin, for_each
 
 
 @admin.register(Category)
-class CategoryAdmin(AuditedAdmin):
+class CategoryAdmin(ServiceAdmin):
+    create_service = services.category_create
+    update_service = services.category_update
+    service_fields = services.CATEGORY_FIELDS
     list_display = ("name", "plan", "active")
     list_filter = ("active",)
     list_select_related = ("plan",)
@@ -27,7 +30,11 @@ class CategoryAdmin(AuditedAdmin):
 
 
 @admin.register(ResponseTarget)
-class ResponseTargetAdmin(AuditedAdmin):
+class ResponseTargetAdmin(ServiceAdmin):
+    create_service = services.response_target_create
+    update_service = services.response_target_update
+    service_fields = services.RESPONSE_TARGET_FIELDS
+    service_object = "response_target"
     list_display = (
         "priority",
         "acknowledge_minutes",
@@ -38,7 +45,11 @@ class ResponseTargetAdmin(AuditedAdmin):
 
 
 @admin.register(EscalationRule)
-class EscalationRuleAdmin(AuditedAdmin):
+class EscalationRuleAdmin(ServiceAdmin):
+    create_service = services.escalation_rule_create
+    update_service = services.escalation_rule_update
+    service_fields = services.ESCALATION_RULE_FIELDS
+    service_object = "escalation_rule"
     list_display = ("priority", "level", "to_user", "to_group", "active")
     list_filter = ("priority", "active")
     list_select_related = ("to_user", "to_group")
@@ -46,7 +57,11 @@ class EscalationRuleAdmin(AuditedAdmin):
 
 
 @admin.register(MessageTemplate)
-class MessageTemplateAdmin(AuditedAdmin):
+class MessageTemplateAdmin(ServiceAdmin):
+    create_service = services.message_template_create
+    update_service = services.message_template_update
+    service_fields = services.MESSAGE_TEMPLATE_FIELDS
+    service_object = "message_template"
     list_display = ("name", "scenario", "subject", "active")
     search_fields = ("name", "scenario", "subject")
 

@@ -13,6 +13,20 @@ from .communications import (
     next_update_due,
     render_placeholders,
 )
+from .configuration import (
+    CATEGORY_FIELDS,
+    ESCALATION_RULE_FIELDS,
+    MESSAGE_TEMPLATE_FIELDS,
+    RESPONSE_TARGET_FIELDS,
+    category_create,
+    category_update,
+    escalation_rule_create,
+    escalation_rule_update,
+    message_template_create,
+    message_template_update,
+    response_target_create,
+    response_target_update,
+)
 from .escalations import (
     escalate_overdue,
     escalation_acknowledge,
@@ -45,6 +59,18 @@ from .reviews import (
 )
 
 __all__ = [
+    "CATEGORY_FIELDS",
+    "ESCALATION_RULE_FIELDS",
+    "MESSAGE_TEMPLATE_FIELDS",
+    "RESPONSE_TARGET_FIELDS",
+    "category_create",
+    "category_update",
+    "escalation_rule_create",
+    "escalation_rule_update",
+    "message_template_create",
+    "message_template_update",
+    "response_target_create",
+    "response_target_update",
     "ACTION_FIELDS",
     "CONFIDENTIAL_CHANGE_REQUEST",
     "DESCRIPTIVE_FIELDS",
