@@ -9,7 +9,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from core.admin import ServiceAdmin
+from core.admin import ReadOnlyInline, ServiceAdmin
 from core.history_diff import person_name
 from core.pagination import CountedPaginator
 
@@ -89,9 +89,11 @@ class TimelineInline(admin.TabularInline):
         return super().get_queryset(request).select_related("author")
 
 
-class EscalationInline(admin.TabularInline):
+class EscalationInline(ReadOnlyInline, admin.TabularInline):
+    """The escalations, shown: they are made by the "Escalate" action, acknowledged by their
+    recipients."""
+
     model = Escalation
-    extra = 0
     fields = (
         "created_at",
         "level",
@@ -104,10 +106,6 @@ class EscalationInline(admin.TabularInline):
         "delivery",
     )
     readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return queries.with_delivery(
