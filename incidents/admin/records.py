@@ -20,9 +20,8 @@ from .common import VisibleIncidentMixin, for_each
 
 @admin.register(Category)
 class CategoryAdmin(ServiceAdmin):
-    create_service = services.category_create
-    update_service = services.category_update
-    service_fields = services.CATEGORY_FIELDS
+    create_service, update_service = services.CONFIGURATION_SERVICES[Category]
+    service_fields, service_object = services.CATEGORY_FIELDS, "category"
     list_display = ("name", "plan", "active")
     list_filter = ("active",)
     list_select_related = ("plan",)
@@ -31,10 +30,8 @@ class CategoryAdmin(ServiceAdmin):
 
 @admin.register(ResponseTarget)
 class ResponseTargetAdmin(ServiceAdmin):
-    create_service = services.response_target_create
-    update_service = services.response_target_update
-    service_fields = services.RESPONSE_TARGET_FIELDS
-    service_object = "response_target"
+    create_service, update_service = services.CONFIGURATION_SERVICES[ResponseTarget]
+    service_fields, service_object = services.RESPONSE_TARGET_FIELDS, "response_target"
     list_display = (
         "priority",
         "acknowledge_minutes",
@@ -46,10 +43,8 @@ class ResponseTargetAdmin(ServiceAdmin):
 
 @admin.register(EscalationRule)
 class EscalationRuleAdmin(ServiceAdmin):
-    create_service = services.escalation_rule_create
-    update_service = services.escalation_rule_update
-    service_fields = services.ESCALATION_RULE_FIELDS
-    service_object = "escalation_rule"
+    create_service, update_service = services.CONFIGURATION_SERVICES[EscalationRule]
+    service_fields, service_object = services.ESCALATION_RULE_FIELDS, "escalation_rule"
     list_display = ("priority", "level", "to_user", "to_group", "active")
     list_filter = ("priority", "active")
     list_select_related = ("to_user", "to_group")
@@ -58,10 +53,8 @@ class EscalationRuleAdmin(ServiceAdmin):
 
 @admin.register(MessageTemplate)
 class MessageTemplateAdmin(ServiceAdmin):
-    create_service = services.message_template_create
-    update_service = services.message_template_update
-    service_fields = services.MESSAGE_TEMPLATE_FIELDS
-    service_object = "message_template"
+    create_service, update_service = services.CONFIGURATION_SERVICES[MessageTemplate]
+    service_fields, service_object = services.MESSAGE_TEMPLATE_FIELDS, "message_template"
     list_display = ("name", "scenario", "subject", "active")
     search_fields = ("name", "scenario", "subject")
 

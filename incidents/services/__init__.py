@@ -15,6 +15,7 @@ from .communications import (
 )
 from .configuration import (
     CATEGORY_FIELDS,
+    CONFIGURATION_SERVICES,
     ESCALATION_RULE_FIELDS,
     MESSAGE_TEMPLATE_FIELDS,
     RESPONSE_TARGET_FIELDS,
@@ -60,6 +61,7 @@ from .reviews import (
 
 __all__ = [
     "CATEGORY_FIELDS",
+    "CONFIGURATION_SERVICES",
     "ESCALATION_RULE_FIELDS",
     "MESSAGE_TEMPLATE_FIELDS",
     "RESPONSE_TARGET_FIELDS",

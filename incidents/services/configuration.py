@@ -24,64 +24,52 @@ def _permission(model, verb):
     return f"{model._meta.app_label}.{verb}_{model._meta.model_name}"
 
 
-def _create(model, *, actor, fields, allowed):
-    require(actor, _permission(model, "add"))
-    unknown = sorted(set(fields) - set(allowed))
-    if unknown:
-        raise InvalidInput(f"These fields cannot be set here: {', '.join(unknown)}.")
-    return audited_save(model(**fields), actor=actor, reason="Created")
+def _services_for(model, allowed, name):
+    """The create and update services of one configuration model (`name`: the keyword the
+    update takes its record by); they differ only in the model and the fields offered."""
+
+    @transaction.atomic
+    def create(*, actor, **fields):
+        require(actor, _permission(model, "add"))
+        unknown = sorted(set(fields) - set(allowed))
+        if unknown:
+            raise InvalidInput(f"These fields cannot be set here: {', '.join(unknown)}.")
+        return audited_save(model(**fields), actor=actor, reason="Created")
+
+    @transaction.atomic
+    def update(*, actor, reason="", **fields):
+        instance = fields.pop(name)
+        require(actor, _permission(model, "change"))
+        instance = lock(instance)
+        model_update(
+            instance=instance,
+            actor=actor,
+            fields=fields,
+            allowed=allowed,
+            reason=reason or "Edited",
+        )
+        return instance
+
+    for service, verb in ((create, "create"), (update, "update")):
+        service.__name__ = service.__qualname__ = f"{name}_{verb}"
+    return create, update
 
 
-def _update(instance, *, actor, fields, allowed, reason):
-    require(actor, _permission(type(instance), "change"))
-    instance = lock(instance)
-    model_update(
-        instance=instance, actor=actor, fields=fields, allowed=allowed, reason=reason or "Edited"
-    )
-    return instance
+category_create, category_update = _services_for(Category, CATEGORY_FIELDS, "category")
+response_target_create, response_target_update = _services_for(
+    ResponseTarget, RESPONSE_TARGET_FIELDS, "response_target"
+)
+escalation_rule_create, escalation_rule_update = _services_for(
+    EscalationRule, ESCALATION_RULE_FIELDS, "escalation_rule"
+)
+message_template_create, message_template_update = _services_for(
+    MessageTemplate, MESSAGE_TEMPLATE_FIELDS, "message_template"
+)
 
-
-@transaction.atomic
-def category_create(*, actor, **fields):
-    return _create(Category, actor=actor, fields=fields, allowed=CATEGORY_FIELDS)
-
-
-@transaction.atomic
-def category_update(*, category, actor, reason="", **fields):
-    return _update(category, actor=actor, fields=fields, allowed=CATEGORY_FIELDS, reason=reason)
-
-
-@transaction.atomic
-def response_target_create(*, actor, **fields):
-    return _create(ResponseTarget, actor=actor, fields=fields, allowed=RESPONSE_TARGET_FIELDS)
-
-
-@transaction.atomic
-def response_target_update(*, response_target, actor, reason="", **fields):
-    return _update(
-        response_target, actor=actor, fields=fields, allowed=RESPONSE_TARGET_FIELDS, reason=reason
-    )
-
-
-@transaction.atomic
-def escalation_rule_create(*, actor, **fields):
-    return _create(EscalationRule, actor=actor, fields=fields, allowed=ESCALATION_RULE_FIELDS)
-
-
-@transaction.atomic
-def escalation_rule_update(*, escalation_rule, actor, reason="", **fields):
-    return _update(
-        escalation_rule, actor=actor, fields=fields, allowed=ESCALATION_RULE_FIELDS, reason=reason
-    )
-
-
-@transaction.atomic
-def message_template_create(*, actor, **fields):
-    return _create(MessageTemplate, actor=actor, fields=fields, allowed=MESSAGE_TEMPLATE_FIELDS)
-
-
-@transaction.atomic
-def message_template_update(*, message_template, actor, reason="", **fields):
-    return _update(
-        message_template, actor=actor, fields=fields, allowed=MESSAGE_TEMPLATE_FIELDS, reason=reason
-    )
+# The services of each configuration model, for the admin's declarations.
+CONFIGURATION_SERVICES = {
+    Category: (category_create, category_update),
+    ResponseTarget: (response_target_create, response_target_update),
+    EscalationRule: (escalation_rule_create, escalation_rule_update),
+    MessageTemplate: (message_template_create, message_template_update),
+}
