@@ -236,13 +236,13 @@ class AuditedAdmin(AdminDoors, ReadableHistory, SimpleHistoryAdmin):
         return result
 
 
-def domain_error_message(request, exc):
-    """A service's refusal (a DomainError, or a model ValidationError) as a message on the page."""
-    if isinstance(exc, ValidationError):
-        for text in exc.messages:
-            messages.error(request, text)
-        return
-    messages.error(request, exc.message)
+def domain_error_message(request, exc, *, about=""):
+    """A service's refusal (a DomainError, or a model ValidationError) as a message on the page;
+    `about` names the record it concerns (an action run over several: "INC-2026-0007: …")."""
+    lead = f"{about}: " if about else ""
+    texts = exc.messages if isinstance(exc, ValidationError) else [exc.message]
+    for text in texts:
+        messages.error(request, lead + text)
 
 
 def run_service(request, service, /, **kwargs):

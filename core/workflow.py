@@ -12,7 +12,8 @@ A model declares its lifecycle as django-oscar's `AbstractOrder.pipeline` does:
 `pipeline` maps each status to the statuses it may move to; a status with no
 entry (or an empty one) is final. A model whose lifecycle field is not named
 `status` says so with `pipeline_field`; `pipeline_noun` names the record in the
-refusal ("A version that is draft cannot become published."). Services call `check_transition` before
+refusal ("A version that is draft cannot become published."), `pipeline_refusal` words it
+otherwise. Services call `check_transition` before
 they change the field; faces call `next_statuses` (through the app's `queries`,
 which adds who may take each step) to offer only the steps that exist; the
 tests walk every pair of every table; plan versions' database trigger is
@@ -20,6 +21,9 @@ tested against the same table.
 """
 
 from core.errors import TransitionNotAllowed
+
+# The refusal's words; a model may say it its own way with `pipeline_refusal` (same fields).
+DEFAULT_REFUSAL = "{article} {name} that is {current} cannot become {target}."
 
 
 def pipeline_of(model):
@@ -60,10 +64,15 @@ def check_transition(instance, target, *, current=None, allow_same=False):
     if may_become(instance, target, current=current):
         return
     labels = dict(field.choices or ())
-    name = getattr(model, "pipeline_noun", model._meta.verbose_name)
+    name = str(getattr(model, "pipeline_noun", model._meta.verbose_name))
+    refusal = getattr(model, "pipeline_refusal", DEFAULT_REFUSAL)
     raise TransitionNotAllowed(
-        f"A {name} that is {str(labels.get(current, current)).lower()} cannot become "
-        f"{str(labels.get(target, target)).lower()}.",
+        refusal.format(
+            article="An" if name[:1].lower() in "aeiou" else "A",
+            name=name,
+            current=str(labels.get(current, current)).lower(),
+            target=str(labels.get(target, target)).lower(),
+        ),
         field=field.name,
     )
 

@@ -13,6 +13,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from core.roles import COORDINATORS
+from core.services import audited_save
 
 from . import services
 from .models import (
@@ -144,10 +145,10 @@ def load(stdout, actor=None, context=None):
         )
         if plan is not None and category.plan_id is None:
             category.plan = plan
-            services._save(category, actor=actor, reason="Demo data: governed by the response plan")
+            audited_save(category, actor=actor, reason="Demo data: governed by the response plan")
     for priority, (ack, contain, recover, update) in TARGETS.items():
         if not ResponseTarget.objects.filter(priority=priority).exists():
-            services._save(
+            audited_save(
                 ResponseTarget(
                     priority=priority,
                     acknowledge_minutes=ack,
@@ -160,13 +161,13 @@ def load(stdout, actor=None, context=None):
             )
     coordinators = Group.objects.get(name=COORDINATORS)
     if not EscalationRule.objects.exists():
-        services._save(
+        audited_save(
             EscalationRule(priority="P1", level="2", to_user=users.get("coordinator")), actor=actor
         )
-        services._save(EscalationRule(priority="P2", level="1", to_group=coordinators), actor=actor)
+        audited_save(EscalationRule(priority="P2", level="1", to_group=coordinators), actor=actor)
     for name, scenario, subject, body in TEMPLATES:
         if not MessageTemplate.objects.filter(name=name).exists():
-            services._save(
+            audited_save(
                 MessageTemplate(name=name, scenario=scenario, subject=subject, body=body),
                 actor=actor,
             )

@@ -22,6 +22,7 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from core.history_diff import NO_MASK, Mask
+from core.workflow import next_statuses
 
 from .models import (
     OPEN_STATUSES,
@@ -139,6 +140,31 @@ def can_see(user, incident):
     return TeamMember.objects.filter(incident_id=incident.pk, user=user).exists()
 
 
+def allowed_steps(user, incident):
+    """The statuses `user` may move `incident` to from here, sorted: the steps its lifecycle
+    table offers (Incident.pipeline) to those who may change incidents, none to others.
+    The service checks the rest of each step (a reason, the review) when it is taken."""
+    if user is None or not user.has_perm("incidents.change_incident"):
+        return []
+    return sorted(next_statuses(incident))
+
+
+def escalated_to(user, escalation):
+    """Whether `escalation` was addressed to `user` (to them, or to a group they are in): they
+    may acknowledge it, as may whoever may change escalations of incidents they see."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if escalation.to_user_id is not None:
+        return escalation.to_user_id == user.pk
+    return user.groups.filter(pk=escalation.to_group_id).exists()
+
+
+def reporter_shown(incident, *, sees_reporter):
+    """The reporter's id as a reader is shown it: none for an anonymous report, unless the
+    reader may see reporters' identities (`sees_reporter_identity`)."""
+    return None if incident.anonymous and not sees_reporter else incident.reporter_id
+
+
 def seen_in_full_annotation(user):
     """`seen_in_full` per row of a list, in the list's own query (no query per row)."""
     condition = _seen_in_full(user)
@@ -179,6 +205,12 @@ def visible_count(user, queryset, *, narrowed):
         return cursor.fetchone()[0]
 
 
+def own_reports(user):
+    """The incidents `user` reported, as the self-service pages list them (whatever else they
+    may see: those pages show a reporter what they reported)."""
+    return Incident.objects.filter(reporter=user).select_related("category")
+
+
 def categories():
     """The kinds of incident a report may name: the active categories, by name."""
     return Category.objects.filter(active=True).order_by("name", "id")
@@ -193,16 +225,14 @@ def incident_list(user):
     return visible_incidents(user).select_related("category")
 
 
-# What a list row reads: its columns, and the times its response-target state needs. Loading
-# only these keeps the long texts and the other times of 100 rows out of each page.
-LIST_FIELDS = (
-    "id",
+# What a list row reads: its columns (shown as they are), the category's name, the ids of
+# the manager and reporter, and the times its response-target state needs. Loading only these
+# keeps the long texts and the other times of 100 rows out of each page.
+LIST_COLUMNS = (
     "reference",
     "title",
     "description",
     "affected_service",
-    "category__id",
-    "category__name",
     "impact",
     "urgency",
     "priority",
@@ -212,6 +242,12 @@ LIST_FIELDS = (
     "is_late",
     "confidential",
     "anonymous",
+)
+LIST_FIELDS = (
+    "id",
+    *LIST_COLUMNS,
+    "category__id",
+    "category__name",
     "incident_manager_id",
     "reporter_id",
     "acknowledged_at",
@@ -359,6 +395,77 @@ def _mean_minutes(qs, field):
     return None if value is None else round(value.total_seconds() / 60, 1)
 
 
+def _met_conditions(targets):
+    """Per target phase, a Q matching incidents that reached it within their priority's target."""
+    conditions = {}
+    for name, field, minutes in TARGET_PHASES:
+        condition = Q(pk__in=[])
+        for priority, target in targets.items():
+            deadline = F("reported_at") + datetime.timedelta(minutes=getattr(target, minutes))
+            condition |= Q(
+                priority=priority, **{f"{field}__isnull": False, f"{field}__lte": deadline}
+            )
+        conditions[name] = condition
+    return conditions
+
+
+def _metric_totals(qs, targets):
+    """The counts of the metrics, in one query."""
+    met = _met_conditions(targets)
+    with_target = Q(priority__in=list(targets))
+    return qs.aggregate(
+        total=Count("pk"),
+        open=Count("pk", filter=Q(status__in=OPEN_STATUSES)),
+        late=Count("pk", filter=Q(is_late=True)),
+        # Reports waiting for triage with no kind yet (the `by_category` row with no name
+        # counts those cancelled before triage too).
+        unclassified=Count("pk", filter=Q(category__isnull=True, status__in=OPEN_STATUSES)),
+        reopened=Count("pk", filter=Q(reopened_count__gt=0)),
+        ack_done=Count("pk", filter=Q(acknowledged_at__isnull=False) & with_target),
+        contain_done=Count("pk", filter=Q(contained_at__isnull=False) & with_target),
+        recover_done=Count("pk", filter=Q(recovered_at__isnull=False) & with_target),
+        ack_met=Count("pk", filter=met["acknowledge"]),
+        contain_met=Count("pk", filter=met["contain"]),
+        recover_met=Count("pk", filter=met["recover"]),
+    )
+
+
+def _share(met, done):
+    return None if not done else round(100 * met / done, 1)
+
+
+def _by_month(qs):
+    rows = (
+        qs.annotate(month=TruncMonth("reported_at"))
+        .values("month")
+        .annotate(n=Count("pk"))
+        .order_by("month")
+    )
+    return [
+        {
+            "month": row["month"].date().isoformat()
+            if hasattr(row["month"], "date")
+            else str(row["month"]),
+            "count": row["n"],
+        }
+        for row in rows
+    ]
+
+
+def _by_category_and_priority(qs):
+    by_category = (
+        qs.values("category__name").annotate(count=Count("pk")).order_by("-count", "category__name")
+    )
+    by_priority = {
+        row["priority"]: row["count"]
+        for row in qs.values("priority").annotate(count=Count("pk")).order_by("priority")
+    }
+    return (
+        [{"category": row["category__name"], "count": row["count"]} for row in by_category],
+        {priority: by_priority.get(priority, 0) for priority in ("P1", "P2", "P3", "P4")},
+    )
+
+
 def incident_metrics(user, since=None, until=None):
     """The metrics of product.md §1 over the incidents `user` may see, in a fixed number of queries.
 
@@ -370,66 +477,14 @@ def incident_metrics(user, since=None, until=None):
         qs = qs.filter(reported_at__gte=since)
     if until:
         qs = qs.filter(reported_at__lt=until)
-    targets = targets_by_priority()
-
-    met_condition = {}
-    for name, field, minutes in TARGET_PHASES:
-        cond = Q(pk__in=[])
-        for priority, target in targets.items():
-            cond |= Q(
-                priority=priority,
-                **{
-                    f"{field}__isnull": False,
-                    f"{field}__lte": F("reported_at")
-                    + datetime.timedelta(minutes=getattr(target, minutes)),
-                },
-            )
-        met_condition[name] = cond
-
-    totals = qs.aggregate(
-        total=Count("pk"),
-        open=Count("pk", filter=Q(status__in=OPEN_STATUSES)),
-        late=Count("pk", filter=Q(is_late=True)),
-        # Reports waiting for triage with no kind yet (the `by_category` row with no name
-        # counts those cancelled before triage too).
-        unclassified=Count("pk", filter=Q(category__isnull=True, status__in=OPEN_STATUSES)),
-        reopened=Count("pk", filter=Q(reopened_count__gt=0)),
-        ack_done=Count("pk", filter=Q(acknowledged_at__isnull=False, priority__in=list(targets))),
-        contain_done=Count("pk", filter=Q(contained_at__isnull=False, priority__in=list(targets))),
-        recover_done=Count("pk", filter=Q(recovered_at__isnull=False, priority__in=list(targets))),
-        ack_met=Count("pk", filter=met_condition["acknowledge"]),
-        contain_met=Count("pk", filter=met_condition["contain"]),
-        recover_met=Count("pk", filter=met_condition["recover"]),
-    )
-
-    def share(met, done):
-        return None if not done else round(100 * met / done, 1)
-
-    by_month = [
-        {
-            "month": row["month"].date().isoformat()
-            if hasattr(row["month"], "date")
-            else str(row["month"]),
-            "count": row["n"],
-        }
-        for row in qs.annotate(month=TruncMonth("reported_at"))
-        .values("month")
-        .annotate(n=Count("pk"))
-        .order_by("month")
-    ]
-    by_category = list(
-        qs.values("category__name").annotate(count=Count("pk")).order_by("-count", "category__name")
-    )
-    by_priority = {
-        row["priority"]: row["count"]
-        for row in qs.values("priority").annotate(count=Count("pk")).order_by("priority")
-    }
+    totals = _metric_totals(qs, targets_by_priority())
+    by_category, by_priority = _by_category_and_priority(qs)
     escalations = Escalation.objects.filter(incident__in=qs.values("pk")).aggregate(
         total=Count("pk"), automatic=Count("pk", filter=Q(automatic=True))
     )
     overdue_actions = Action.objects.filter(
         incident__in=qs.values("pk"),
-        status__in=[Action.ActionStatus.OPEN, Action.ActionStatus.IN_PROGRESS],
+        status__in=Action.OUTSTANDING,
         due_date__lt=timezone.localdate(),
     ).count()
     return {
@@ -442,15 +497,13 @@ def incident_metrics(user, since=None, until=None):
         "mean_minutes_to_contain": _mean_minutes(qs, "contained_at"),
         "mean_minutes_to_recover": _mean_minutes(qs, "recovered_at"),
         "targets_met_percent": {
-            "acknowledge": share(totals["ack_met"], totals["ack_done"]),
-            "contain": share(totals["contain_met"], totals["contain_done"]),
-            "recover": share(totals["recover_met"], totals["recover_done"]),
+            "acknowledge": _share(totals["ack_met"], totals["ack_done"]),
+            "contain": _share(totals["contain_met"], totals["contain_done"]),
+            "recover": _share(totals["recover_met"], totals["recover_done"]),
         },
-        "by_month": by_month,
-        "by_category": [
-            {"category": r["category__name"], "count": r["count"]} for r in by_category
-        ],
-        "by_priority": {p: by_priority.get(p, 0) for p in ("P1", "P2", "P3", "P4")},
+        "by_month": _by_month(qs),
+        "by_category": by_category,
+        "by_priority": by_priority,
         "late_reports": totals["late"],
         "escalations": escalations["total"],
         "automatic_escalations": escalations["automatic"],

@@ -7,9 +7,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from core.errors import DomainError, add_to_form
 
-from . import services
+from . import queries, services
 from .forms import ReportForm
-from .models import Incident
 
 
 @login_required
@@ -27,20 +26,16 @@ def report(request):
     return render(request, "incidents/report.html", {"form": form})
 
 
-def _own(request):
-    return Incident.objects.filter(reporter=request.user).select_related("category")
-
-
 @login_required
 def mine(request):
     return render(
         request,
         "incidents/mine.html",
-        {"incidents": _own(request).order_by("-reported_at", "-id")[:200]},
+        {"incidents": queries.own_reports(request.user).order_by("-reported_at", "-id")[:200]},
     )
 
 
 @login_required
 def detail(request, pk):
-    incident = get_object_or_404(_own(request), pk=pk)
+    incident = get_object_or_404(queries.own_reports(request.user), pk=pk)
     return render(request, "incidents/detail.html", {"incident": incident})

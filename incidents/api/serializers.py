@@ -17,8 +17,13 @@ from incidents.models import (
     TimelineEntry,
     Urgency,
 )
+from incidents.services import DESCRIPTIVE_FIELDS, REASON_MAX_LENGTH
 
 User = get_user_model()
+
+# A list row of an incident its reader only reported: who runs the response and how its
+# targets stand are the response's, not what they reported (see IncidentReporterSerializer).
+REDUCED_ROW = {"incident_manager": None, "target_state": None}
 
 
 class IncidentListSerializer(serializers.ModelSerializer):
@@ -32,23 +37,12 @@ class IncidentListSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Incident
+        # A row's columns as stored (queries.LIST_COLUMNS), then what is shown of its relations.
         fields = (
             "id",
-            "reference",
-            "title",
-            "description",
-            "affected_service",
+            *queries.LIST_COLUMNS,
             "category",
             "category_name",
-            "impact",
-            "urgency",
-            "priority",
-            "status",
-            "occurred_at",
-            "reported_at",
-            "is_late",
-            "confidential",
-            "anonymous",
             "incident_manager",
             "reporter",
             "target_state",
@@ -56,9 +50,9 @@ class IncidentListSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_reporter(self, incident) -> int | None:
-        if incident.anonymous and not self.context.get("sees_reporter", False):
-            return None
-        return incident.reporter_id
+        return queries.reporter_shown(
+            incident, sees_reporter=self.context.get("sees_reporter", False)
+        )
 
     def to_representation(self, incident):
         data = super().to_representation(incident)
@@ -72,10 +66,6 @@ class IncidentListSerializer(serializers.ModelSerializer):
 
 
 _datetime = serializers.DateTimeField().to_representation
-
-# A list row of an incident its reader only reported: who runs the response and how its
-# targets stand are the response's, not what they reported (see IncidentReporterSerializer).
-REDUCED_ROW = {"incident_manager": None, "target_state": None}
 
 
 def seen_in_full(incident):
@@ -93,29 +83,17 @@ class IncidentListRowSerializer(IncidentListSerializer):
         targets = self.context.get("targets")
         row = {
             "id": incident.id,
-            "reference": incident.reference,
-            "title": incident.title,
-            "description": incident.description,
-            "affected_service": incident.affected_service,
-            "category": incident.category_id,
-            "category_name": incident.category.name if incident.category_id else None,
-            "impact": incident.impact,
-            "urgency": incident.urgency,
-            "priority": incident.priority,
-            "status": incident.status,
-            "occurred_at": _datetime(incident.occurred_at),
-            "reported_at": _datetime(incident.reported_at),
-            "is_late": incident.is_late,
-            "confidential": incident.confidential,
-            "anonymous": incident.anonymous,
-            "incident_manager": incident.incident_manager_id,
-            "reporter": (
-                None if incident.anonymous and not sees_reporter else incident.reporter_id
-            ),
-            "target_state": (
-                None if targets is None else queries.target_states(incident, targets).worst
-            ),
+            **{name: getattr(incident, name) for name in queries.LIST_COLUMNS},
         }
+        row["occurred_at"] = _datetime(incident.occurred_at)
+        row["reported_at"] = _datetime(incident.reported_at)
+        row["category"] = incident.category_id
+        row["category_name"] = incident.category.name if incident.category_id else None
+        row["incident_manager"] = incident.incident_manager_id
+        row["reporter"] = queries.reporter_shown(incident, sees_reporter=sees_reporter)
+        row["target_state"] = (
+            None if targets is None else queries.target_states(incident, targets).worst
+        )
         return row if seen_in_full(incident) else {**row, **REDUCED_ROW}
 
 
@@ -141,25 +119,9 @@ class IncidentReporterSerializer(IncidentListSerializer):
 
     class Meta(IncidentListSerializer.Meta):
         fields = (
-            "id",
-            "reference",
-            "title",
-            "description",
-            "affected_service",
+            *(name for name in IncidentListSerializer.Meta.fields if name not in REDUCED_ROW),
             "observed_impact",
             "actions_taken",
-            "category",
-            "category_name",
-            "impact",
-            "urgency",
-            "priority",
-            "status",
-            "occurred_at",
-            "reported_at",
-            "is_late",
-            "confidential",
-            "anonymous",
-            "reporter",
         )
         read_only_fields = fields
 
@@ -198,9 +160,7 @@ class IncidentDetailSerializer(IncidentListSerializer):
         return TargetStatesSerializer(queries.target_states(incident, targets).as_dict()).data
 
     def get_allowed_transitions(self, incident) -> list[str]:
-        from incidents.models import TRANSITIONS
-
-        return sorted(TRANSITIONS.get(incident.status, set()))
+        return queries.allowed_steps(self.context["request"].user, incident)
 
 
 class IncidentReportSerializer(serializers.Serializer):
@@ -240,25 +200,15 @@ class IncidentUpdateSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Incident
-        fields = (
-            "title",
-            "description",
-            "affected_service",
-            "observed_impact",
-            "actions_taken",
-            "occurred_at",
-            "category",
-            "impact",
-            "urgency",
-            "confidential",
-            "incident_manager",
-        )
+        fields = DESCRIPTIVE_FIELDS
         extra_kwargs = {name: {"required": False} for name in fields}
 
 
 class TransitionSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Status.choices)
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=REASON_MAX_LENGTH
+    )
 
 
 class EscalationSerializer(serializers.ModelSerializer):

@@ -1,5 +1,7 @@
 """Thin API views over the incident services and queries."""
 
+from functools import partial
+
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, status, viewsets
@@ -7,13 +9,13 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import AuditedViewMixin, ETagMixin, HistoryMixin
+from core.api import AuditedViewMixin, ETagMixin, HistoryMixin, ServiceViewSet
 from core.fields import IsoDateTimeFilter
 from core.pagination import CountedPagination
 from incidents import queries, services
 from incidents.models import Action, Category, Incident
 
-from . import serializers as s
+from . import serializers
 
 
 class IncidentFilter(filters.FilterSet):
@@ -48,30 +50,43 @@ class HasPerm(permissions.BasePermission):
 CHANGE = "incidents.change_incident"
 # The only actions open to someone who reported an incident but may not otherwise see it.
 REPORTER_ACTIONS = {"retrieve", "create"}
+# The actions that answer with the incident's detail (its team among it).
+DETAIL_ACTIONS = {"retrieve", "partial_update", "create", "transition"}
 # Query parameters that page or sort the incident list without narrowing it.
 UNNARROWING_PARAMS = {"page", "page_size", "ordering", "format"}
 
 
-class IncidentViewSet(
-    AuditedViewMixin,
-    HistoryMixin,
-    ETagMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    viewsets.GenericViewSet,
-):
+def nested_list(serializer_class):
+    """Route and describe one of an incident's lists: GET a page of it, POST one more row."""
+
+    def decorate(method):
+        method = action(detail=True, methods=["get", "post"], filter_backends=[])(method)
+        method = extend_schema(
+            methods=["POST"], request=serializer_class, responses={201: serializer_class}
+        )(method)
+        return extend_schema(methods=["GET"], responses=serializer_class(many=True), filters=False)(
+            method
+        )
+
+    return decorate
+
+
+class IncidentViewSet(ServiceViewSet):
     """Incidents: report, read, edit descriptive fields, move through the lifecycle, escalate."""
 
     permission_classes = [permissions.IsAuthenticated, HasPerm]
-    http_method_names = ["get", "post", "patch", "head", "options"]
     filterset_class = IncidentFilter
     search_fields = ("reference", "title", "description", "affected_service")
     ordering_fields = ("reported_at", "occurred_at", "priority", "status", "reference")
     ordering = ("-reported_at", "-id")
     pagination_class = CountedPagination
-    read_serializer_class = s.IncidentDetailSerializer
+    serializer_class = serializers.IncidentDetailSerializer
+    read_serializer_class = serializers.IncidentDetailSerializer
+    list_serializer_class = serializers.IncidentListRowSerializer
+    write_serializer_class = serializers.IncidentUpdateSerializer
+    report_serializer_class = serializers.IncidentReportSerializer
+    create_service = services.incident_report
+    update_service = services.incident_update
     action_perms = {
         "create": {"POST": "incidents.add_incident"},
         "partial_update": {"PATCH": CHANGE},
@@ -92,7 +107,7 @@ class IncidentViewSet(
             # Edits, steps and the nested lists (timeline, escalations, actions, history)
             # exist only for those who see the incident in full: a reporter gets 404.
             qs = queries.fully_visible_incidents(user).select_related("category")
-        if self.action == "retrieve" or self.action == "partial_update":
+        if self.action in DETAIL_ACTIONS:
             qs = qs.prefetch_related("team")
         return qs
 
@@ -111,7 +126,7 @@ class IncidentViewSet(
         """The detail, or for a reader who only reported it, what they reported and its status."""
         if not self._seen_in_full(instance):
             context = self.get_serializer_context()
-            return s.IncidentReporterSerializer(instance, context=context).data
+            return serializers.IncidentReporterSerializer(instance, context=context).data
         return super().read_representation(instance)
 
     def count_rows(self, queryset):
@@ -124,13 +139,16 @@ class IncidentViewSet(
 
     def get_serializer_class(self):
         if getattr(self, "reporter_only", False):
-            return s.IncidentReporterSerializer
-        return {
-            "list": s.IncidentListRowSerializer,
-            "create": s.IncidentReportSerializer,
-            "partial_update": s.IncidentUpdateSerializer,
-            "update": s.IncidentUpdateSerializer,
-        }.get(self.action, s.IncidentDetailSerializer)
+            return serializers.IncidentReporterSerializer
+        if self.action == "create":
+            return self.report_serializer_class
+        return super().get_serializer_class()
+
+    def write_serializer(self, *, data, instance=None):
+        """A report's input to create, the descriptive fields to PATCH."""
+        if instance is None:
+            return self.report_serializer_class(data=data, context=self.get_serializer_context())
+        return super().write_serializer(data=data, instance=instance)
 
     def get_serializer_context(self):
         context = super().get_serializer_context()
@@ -144,94 +162,80 @@ class IncidentViewSet(
     def history_mask(self, instance):
         return queries.history_mask(self.request.user, instance)
 
-    def _detail(self, incident, status_code=200):
-        incident = self.get_queryset().prefetch_related("team").get(pk=incident.pk)
-        return Response(self.read_representation(incident), status=status_code)
-
-    @extend_schema(request=s.IncidentReportSerializer, responses={201: s.IncidentDetailSerializer})
+    @extend_schema(
+        request=serializers.IncidentReportSerializer,
+        responses={201: serializers.IncidentDetailSerializer},
+    )
     def create(self, request, *args, **kwargs):
-        serializer = s.IncidentReportSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        incident = services.incident_report(actor=request.user, **serializer.validated_data)
-        return self._detail(incident, status.HTTP_201_CREATED)
+        return super().create(request, *args, **kwargs)
 
-    @extend_schema(request=s.IncidentUpdateSerializer, responses=s.IncidentDetailSerializer)
+    @extend_schema(
+        request=serializers.IncidentUpdateSerializer,
+        responses=serializers.IncidentDetailSerializer,
+    )
     def partial_update(self, request, *args, **kwargs):
         return super().partial_update(request, *args, **kwargs)
 
-    def perform_update(self, serializer):
-        services.incident_update(
-            incident=serializer.instance, actor=self.request.user, **serializer.validated_data
-        )
-
-    @extend_schema(request=s.TransitionSerializer, responses=s.IncidentDetailSerializer)
+    @extend_schema(
+        request=serializers.TransitionSerializer, responses=serializers.IncidentDetailSerializer
+    )
     @action(detail=True, methods=["post"], filter_backends=[])
     def transition(self, request, pk=None):
         """Move to another status: 409 when the lifecycle does not allow it from here."""
         incident = self.get_object()
-        serializer = s.TransitionSerializer(data=request.data)
+        serializer = serializers.TransitionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         incident = services.incident_transition(
             incident=incident, actor=request.user, **serializer.validated_data
         )
-        return self._detail(incident)
+        return self.respond(incident)
 
-    @extend_schema(methods=["GET"], responses=s.EscalationSerializer(many=True), filters=False)
-    @extend_schema(
-        methods=["POST"], request=s.EscalationSerializer, responses={201: s.EscalationSerializer}
-    )
-    @action(detail=True, methods=["get", "post"], filter_backends=[])
+    def nested(self, request, *, rows, serializer_class, create):
+        """One of the incident's lists: GET reads it a page at a time, POST adds a row through
+        `create` (a service, given the validated input) and answers 201 with it."""
+        if request.method == "POST":
+            serializer = serializer_class(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            created = create(**serializer.validated_data)
+            return Response(serializer_class(created).data, status=status.HTTP_201_CREATED)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(serializer_class(page, many=True).data)
+
+    @nested_list(serializers.EscalationSerializer)
     def escalations(self, request, pk=None):
         incident = self.get_object()
-        if request.method == "POST":
-            serializer = s.EscalationSerializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            escalation = services.incident_escalate(
-                incident=incident, actor=request.user, **serializer.validated_data
-            )
-            return Response(s.EscalationSerializer(escalation).data, status=status.HTTP_201_CREATED)
-        page = self.paginate_queryset(
-            incident.escalations.select_related("to_group").order_by("-created_at", "-id")
+        return self.nested(
+            request,
+            rows=incident.escalations.select_related("to_group").order_by("-created_at", "-id"),
+            serializer_class=serializers.EscalationSerializer,
+            create=partial(services.incident_escalate, incident=incident, actor=request.user),
         )
-        return self.get_paginated_response(s.EscalationSerializer(page, many=True).data)
 
-    @extend_schema(methods=["GET"], responses=s.TimelineEntrySerializer(many=True), filters=False)
-    @extend_schema(
-        methods=["POST"],
-        request=s.TimelineEntrySerializer,
-        responses={201: s.TimelineEntrySerializer},
-    )
-    @action(detail=True, methods=["get", "post"], filter_backends=[])
+    @nested_list(serializers.TimelineEntrySerializer)
     def timeline(self, request, pk=None):
         incident = self.get_object()
-        if request.method == "POST":
-            serializer = s.TimelineEntrySerializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            entry = services.timeline_note_add(
-                incident=incident, actor=request.user, text=serializer.validated_data["text"]
-            )
-            return Response(s.TimelineEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
         # An anonymous report's own timeline entry carries no author (see the service).
-        page = self.paginate_queryset(incident.timeline.order_by("-created_at", "-id"))
-        data = s.TimelineEntrySerializer(page, many=True).data
-        return self.get_paginated_response(data)
+        return self.nested(
+            request,
+            rows=incident.timeline.order_by("-created_at", "-id"),
+            serializer_class=serializers.TimelineEntrySerializer,
+            create=partial(services.timeline_note_add, incident=incident, actor=request.user),
+        )
 
-    @extend_schema(methods=["GET"], responses=s.ActionSerializer(many=True), filters=False)
-    @extend_schema(
-        methods=["POST"], request=s.ActionSerializer, responses={201: s.ActionSerializer}
-    )
-    @action(detail=True, methods=["get", "post"], filter_backends=[])
+    @nested_list(serializers.ActionSerializer)
     def actions(self, request, pk=None):
         incident = self.get_object()
-        if request.method == "POST":
-            serializer = s.ActionSerializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            data = dict(serializer.validated_data)
-            data.pop("status", None)
-            created = services.action_create(incident=incident, actor=request.user, **data)
-            return Response(s.ActionSerializer(created).data, status=status.HTTP_201_CREATED)
-        page = self.paginate_queryset(incident.actions.order_by("due_date", "id"))
-        return self.get_paginated_response(s.ActionSerializer(page, many=True).data)
+
+        def create(**fields):
+            fields.pop("status", None)  # a new action is open, whatever was sent
+            return services.action_create(incident=incident, actor=request.user, **fields)
+
+        return self.nested(
+            request,
+            rows=incident.actions.order_by("due_date", "id"),
+            serializer_class=serializers.ActionSerializer,
+            create=create,
+        )
 
 
 class ActionViewSet(
@@ -244,7 +248,7 @@ class ActionViewSet(
 ):
     """Follow-up actions: read and update (owner, due date, status)."""
 
-    serializer_class = s.ActionSerializer
+    serializer_class = serializers.ActionSerializer
     permission_classes = [permissions.IsAuthenticated, HasPerm]
     http_method_names = ["get", "patch", "head", "options"]
     action_perms = {"partial_update": {"PATCH": "incidents.change_action"}}
@@ -264,13 +268,13 @@ class MetricsView(APIView):
 
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(parameters=[s.MetricsQuerySerializer], responses=dict)
+    @extend_schema(parameters=[serializers.MetricsQuerySerializer], responses=dict)
     def get(self, request):
         if not request.user.has_perm("incidents.view_incident"):
             return Response(
                 {"detail": "You do not have permission to see incident metrics."}, status=403
             )
-        params = s.MetricsQuerySerializer(data=request.query_params)
+        params = serializers.MetricsQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         return Response(queries.incident_metrics(request.user, **params.validated_data))
 
@@ -281,18 +285,11 @@ class CategoryFilter(filters.FilterSet):
         fields = ("plan",)
 
 
-class CategoryViewSet(
-    AuditedViewMixin,
-    HistoryMixin,
-    ETagMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    viewsets.GenericViewSet,
-):
+class CategoryViewSet(ServiceViewSet):
     """The kinds of incident a report may name (active ones), with the plan governing each:
     readable by anyone signed in, so a reporter or an integration can find the ids."""
 
-    serializer_class = s.CategorySerializer
+    serializer_class = serializers.CategorySerializer
     permission_classes = [permissions.IsAuthenticated]
     http_method_names = ["get", "head", "options"]
     filterset_class = CategoryFilter

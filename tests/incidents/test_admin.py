@@ -253,3 +253,38 @@ def test_timeline_entries_show_their_text_once_on_the_change_page(client, coordi
     assert 'id="timeline-group"' in html
     assert "#timeline-group td.original p { display: none; }" in html
     assert html.count("Vendor confirmed the leak") == 2  # the hidden title and the text cell
+
+
+def test_configuration_is_added_and_edited_through_the_services(client, superuser):
+    from incidents.models import MessageTemplate, ResponseTarget
+
+    client.force_login(superuser)
+    added = client.post(
+        reverse("admin:incidents_messagetemplate_add"),
+        {"name": "Outage", "scenario": "", "subject": "{reference} down", "body": "{title}", "active": "on"},
+    )
+    assert added.status_code == 302
+    template = MessageTemplate.objects.get(name="Outage")
+    record = template.history.get()
+    assert record.history_user == superuser and record.history_change_reason == "Created"
+    refused = client.post(
+        reverse("admin:incidents_messagetemplate_add"),
+        {"name": "Bad", "subject": "{nope}", "body": "x", "active": "on"},
+    )
+    assert refused.status_code == 200 and "Unknown placeholder" in refused.content.decode()
+    assert not MessageTemplate.objects.filter(name="Bad").exists()
+
+    f.targets()
+    target = ResponseTarget.objects.get(priority="P1")
+    url = reverse("admin:incidents_responsetarget_change", args=[target.pk])
+    form = {
+        "priority": "P1",
+        "acknowledge_minutes": target.acknowledge_minutes,
+        "contain_minutes": target.contain_minutes,
+        "recover_minutes": target.recover_minutes,
+        "update_minutes": 45,
+    }
+    assert client.post(url, form).status_code == 302
+    target.refresh_from_db()
+    assert target.update_minutes == 45
+    assert target.history.first().history_change_reason == "Edited"

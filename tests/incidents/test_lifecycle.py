@@ -5,8 +5,9 @@ import itertools
 import pytest
 
 from core.errors import InvalidInput, TransitionNotAllowed
+from core.workflow import all_pairs, all_steps
 from incidents import services
-from incidents.models import TRANSITIONS, Incident, Status, TimelineEntry
+from incidents.models import Action, Incident, PostIncidentReview, Status, TimelineEntry
 from tests.incidents import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +32,7 @@ def incident_in(status, actor):
 @pytest.mark.parametrize(("source", "target"), list(itertools.product(Status, Status)))
 def test_every_pair_is_allowed_exactly_when_the_table_says(coordinator, source, target):
     incident = incident_in(source, coordinator)
-    if target in TRANSITIONS[source]:
+    if target in Incident.pipeline[source]:
         moved = services.incident_transition(incident=incident, actor=coordinator, status=target, reason="because")
         assert moved.status == target
     else:
@@ -89,3 +90,26 @@ def test_cancel_needs_a_reason(coordinator):
 def test_unknown_status_is_invalid_input(coordinator):
     with pytest.raises(InvalidInput):
         services.incident_transition(incident=f.incident(), actor=coordinator, status="done")
+
+
+@pytest.mark.parametrize(("source", "target"), all_pairs(Action))
+def test_an_action_moves_between_any_two_statuses_and_done_stamps_completion(coordinator, source, target):
+    assert target in Action.pipeline[source]  # the table allows every step
+    action = services.action_create(
+        incident=f.incident(), actor=coordinator, kind="containment", description="Isolate the host"
+    )
+    if source != Action.ActionStatus.OPEN:
+        action = services.action_update(action=action, actor=coordinator, status=source)
+    moved = services.action_update(action=action, actor=coordinator, status=target)
+    assert Action.objects.get(pk=moved.pk).status == target
+    assert (moved.completed_at is not None) == (target == Action.ActionStatus.DONE)
+
+
+def test_a_review_only_goes_from_draft_to_completed_and_a_completed_one_is_final(coordinator):
+    assert all_steps(PostIncidentReview) == {
+        (PostIncidentReview.ReviewStatus.DRAFT, PostIncidentReview.ReviewStatus.COMPLETED)
+    }
+    incident = f.incident()
+    f.completed_review(incident, coordinator)
+    with pytest.raises(TransitionNotAllowed):
+        services.review_save(incident=incident, actor=coordinator, summary="Rewritten")

@@ -1,10 +1,8 @@
-"""Tables of the incidents app: incidents, their response team, escalations, timeline, communications, actions, reviews."""
+"""Incidents themselves: their kinds, priorities, response targets, lifecycle and response team."""
 
 import datetime
-import string
 
 from django.conf import settings
-from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -127,18 +125,9 @@ OPEN_STATUSES = (
     Status.RECOVERED,
 )
 
-REOPEN_FROM = {Status.CLOSED, Status.CANCELLED}
-
-# The timestamp each phase stamps when it is entered (first time only).
-PHASE_STAMPS = {
-    Status.TRIAGED: "acknowledged_at",
-    Status.INVESTIGATING: "investigating_at",
-    Status.CONTAINED: "contained_at",
-    Status.ERADICATED: "eradicated_at",
-    Status.RECOVERED: "recovered_at",
-    Status.CLOSED: "closed_at",
-    Status.CANCELLED: "cancelled_at",
-}
+# A report may leave its kind (category) to triage; past triage it has one (the
+# `incident_classified_after_triage` constraint); cancelled before triage, never.
+UNCLASSIFIED_STATUSES = (Status.REPORTED, Status.CANCELLED)
 
 
 class ReferenceCounter(models.Model):
@@ -158,6 +147,8 @@ class Incident(models.Model):
 
     # The lifecycle, the one table of allowed steps (core.workflow checks it). Reopening
     # (closed or cancelled → investigating) needs a reason; the service enforces that.
+    pipeline_noun = "incident"
+    pipeline_refusal = "An incident cannot go from {current} to {target}."
     pipeline = {
         Status.REPORTED: (Status.TRIAGED, Status.CANCELLED),
         Status.TRIAGED: (Status.INVESTIGATING, Status.CANCELLED),
@@ -273,7 +264,7 @@ class Incident(models.Model):
             # Triage classifies: past "reported" an incident has a category (one cancelled
             # before triage, as not an incident or a duplicate, may never have had one).
             models.CheckConstraint(
-                condition=Q(category__isnull=False) | Q(status__in=["reported", "cancelled"]),
+                condition=Q(category__isnull=False) | Q(status__in=UNCLASSIFIED_STATUSES),
                 name="incident_classified_after_triage",
                 violation_error_message=(
                     "Choose the kind of incident (its category): only a report awaiting "
@@ -358,320 +349,3 @@ class TeamMember(models.Model):
 
     def __str__(self):
         return f"{self.user} ({self.get_role_display()})"
-
-
-class EscalationLevel(models.TextChoices):
-    TEAM_LEAD = "1", "1 · team lead"
-    INCIDENT_MANAGER = "2", "2 · incident manager"
-    SENIOR_MANAGEMENT = "3", "3 · senior management"
-    FUNCTIONAL = "functional", "Functional hand-off to a specialist team"
-
-
-def _one_target():
-    return (Q(to_user__isnull=False) & Q(to_group__isnull=True)) | (
-        Q(to_user__isnull=True) & Q(to_group__isnull=False)
-    )
-
-
-class EscalationRule(models.Model):
-    """Escalate automatically when an incident of this priority misses its acknowledge target."""
-
-    priority = models.CharField(max_length=2, choices=Priority.choices)
-    level = models.CharField(max_length=12, choices=EscalationLevel.choices)
-    to_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    to_group = models.ForeignKey(
-        Group, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    active = models.BooleanField(default=True)
-
-    history = AuditedHistoricalRecords()
-
-    class Meta:
-        ordering = ("priority", "level")
-        constraints = [
-            models.CheckConstraint(
-                condition=_one_target(),
-                name="escalationrule_one_target",
-                violation_error_message="Escalate to a person or to a group: choose exactly one.",
-            )
-        ]
-
-    def __str__(self):
-        return f"{self.priority} → level {self.level} ({self.to_user or self.to_group})"
-
-
-class Escalation(models.Model):
-    """An incident handed up (or across) to someone, by someone, for a reason."""
-
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="escalations")
-    level = models.CharField(max_length=12, choices=EscalationLevel.choices)
-    to_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="escalations_received",
-    )
-    to_group = models.ForeignKey(
-        Group, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    reason = models.TextField()
-    escalated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="escalations_made"
-    )
-    created_at = models.DateTimeField(default=now)
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
-    acknowledged_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    automatic = models.BooleanField(default=False)
-    rule = models.ForeignKey(
-        EscalationRule, on_delete=models.PROTECT, null=True, blank=True, related_name="escalations"
-    )
-
-    history = AuditedHistoricalRecords()
-
-    class Meta:
-        ordering = ("-created_at", "-id")
-        constraints = [
-            models.CheckConstraint(
-                condition=_one_target(),
-                name="escalation_one_target",
-                violation_error_message="Escalate to a person or to a group: choose exactly one.",
-            ),
-            # Automatic escalation happens once per incident and rule, whoever runs the timer.
-            models.UniqueConstraint(
-                fields=["incident", "rule"],
-                condition=Q(automatic=True),
-                name="escalation_automatic_once",
-                violation_error_message="This rule has already escalated this incident automatically.",
-            ),
-        ]
-
-    def __str__(self):
-        return f"Level {self.level} to {self.to_user or self.to_group}"
-
-
-class TimelineEntry(models.Model):
-    """One line of an incident's timeline."""
-
-    class Kind(models.TextChoices):
-        NOTE = "note", "Note"
-        STATUS_CHANGE = "status_change", "Status change"
-        ESCALATION = "escalation", "Escalation"
-        COMMUNICATION = "communication", "Communication sent"
-        ACTION = "action", "Action"
-        TEAM = "team", "Team change"
-        REVIEW = "review", "Post-incident review"
-
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
-    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.NOTE)
-    text = models.TextField()
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    created_at = models.DateTimeField(default=now)
-
-    history = AuditedHistoricalRecords()
-
-    class Meta:
-        ordering = ("-created_at", "-id")
-        verbose_name_plural = "timeline entries"
-        indexes = [models.Index(fields=["incident", "-created_at"], name="timeline_incident_idx")]
-
-    def __str__(self):
-        return f"{self.get_kind_display()}: {self.text[:60]}"
-
-
-PLACEHOLDERS = (
-    "reference",
-    "title",
-    "status",
-    "priority",
-    "category",
-    "incident_manager",
-    "affected_service",
-    "next_update_due",
-)
-
-
-def template_placeholders(text):
-    """The {placeholders} a template text uses; raises ValidationError for malformed ones."""
-    try:
-        names = {field for _, field, _, _ in string.Formatter().parse(text) if field is not None}
-    except ValueError as exc:
-        raise ValidationError(f"Malformed placeholder: {exc}.") from exc
-    return names
-
-
-class MessageTemplate(models.Model):
-    """A prepared message for a recurring scenario, with placeholders filled from the incident."""
-
-    name = models.CharField(max_length=100, unique=True)
-    scenario = models.CharField(max_length=200, blank=True)
-    subject = models.CharField(max_length=200)
-    body = models.TextField(
-        help_text="Placeholders: " + ", ".join("{" + p + "}" for p in PLACEHOLDERS)
-    )
-    active = models.BooleanField(default=True)
-
-    history = AuditedHistoricalRecords()
-
-    class Meta:
-        ordering = ("name",)
-
-    def __str__(self):
-        return self.name
-
-    def clean(self):
-        errors = {}
-        for field in ("subject", "body"):
-            try:
-                unknown = template_placeholders(getattr(self, field)) - set(PLACEHOLDERS)
-            except ValidationError as exc:
-                errors[field] = exc.messages
-                continue
-            if unknown:
-                errors[field] = [f"Unknown placeholder(s): {', '.join(sorted(unknown))}."]
-        if errors:
-            raise ValidationError(errors)
-
-
-class Communication(models.Model):
-    """A message sent to stakeholders about an incident, exactly as sent."""
-
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="communications")
-    template = models.ForeignKey(
-        MessageTemplate, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    audience = models.TextField(blank=True, help_text="Email addresses, comma-separated.")
-    group = models.ForeignKey(
-        Group, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    subject = models.CharField(max_length=200)
-    body = models.TextField()
-    recipient_count = models.PositiveIntegerField(default=0)
-    sent_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    sent_at = models.DateTimeField(default=now)
-
-    history = AuditedHistoricalRecords()
-
-    class Meta:
-        ordering = ("-sent_at", "-id")
-
-    def __str__(self):
-        return self.subject
-
-
-class Action(models.Model):
-    """A containment, eradication, recovery, corrective or preventive action with an owner and a due date."""
-
-    class Kind(models.TextChoices):
-        CONTAINMENT = "containment", "Containment"
-        ERADICATION = "eradication", "Eradication"
-        RECOVERY = "recovery", "Recovery"
-        CORRECTIVE = "corrective", "Corrective"
-        PREVENTIVE = "preventive", "Preventive"
-
-    class ActionStatus(models.TextChoices):
-        OPEN = "open", "Open"
-        IN_PROGRESS = "in_progress", "In progress"
-        DONE = "done", "Done"
-        CANCELLED = "cancelled", "Cancelled"
-
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="actions")
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    description = models.TextField()
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="incident_actions",
-    )
-    due_date = models.DateField(null=True, blank=True)
-    status = models.CharField(
-        max_length=20, choices=ActionStatus.choices, default=ActionStatus.OPEN
-    )
-    completed_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(default=now)
-
-    history = AuditedHistoricalRecords()
-
-    class Meta:
-        ordering = ("due_date", "id")
-        indexes = [models.Index(fields=["status", "due_date"], name="action_status_due_idx")]
-
-    def __str__(self):
-        return f"{self.get_kind_display()}: {self.description[:60]}"
-
-    @property
-    def is_overdue(self):
-        return (
-            self.status in (self.ActionStatus.OPEN, self.ActionStatus.IN_PROGRESS)
-            and self.due_date is not None
-            and self.due_date < timezone.localdate()
-        )
-
-
-class PostIncidentReview(models.Model):
-    """What was learned from an incident; P1 and P2 incidents cannot close without a completed one."""
-
-    class ReviewStatus(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        COMPLETED = "completed", "Completed"
-
-    incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="review")
-    summary = models.TextField(blank=True)
-    root_cause = models.TextField(blank=True)
-    contributing_factors = models.TextField(blank=True)
-    went_well = models.TextField(blank=True)
-    went_badly = models.TextField(blank=True)
-    lessons_learned = models.TextField(blank=True)
-    participants = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
-    plan_change_needed = models.BooleanField(
-        default=False,
-        help_text="Should the response plan change? A change request goes to its owner.",
-    )
-    plan_change_description = models.TextField(blank=True)
-    plan_change_request = models.ForeignKey(
-        "plans.PlanChangeRequest",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        editable=False,
-        related_name="+",
-    )
-    status = models.CharField(
-        max_length=20, choices=ReviewStatus.choices, default=ReviewStatus.DRAFT
-    )
-    completed_at = models.DateTimeField(null=True, blank=True, editable=False)
-    completed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        editable=False,
-        related_name="+",
-    )
-
-    history = AuditedHistoricalRecords(m2m_fields=[participants])
-
-    class Meta:
-        verbose_name = "post-incident review"
-
-    def __str__(self):
-        return f"Review of {self.incident.reference}"
-
-    def clean(self):
-        if self.plan_change_needed and not self.plan_change_description.strip():
-            raise ValidationError(
-                {"plan_change_description": "Say what should change in the plan."}
-            )
-
-
-TRANSITIONS = Incident.pipeline  # the table lives on the model

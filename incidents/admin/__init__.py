@@ -1,0 +1,13 @@
+"""The incidents app in the admin, one module per purpose; importing them registers the pages.
+
+- `incident`: the coordinators' workspace (incidents, their inlines, phase and escalation
+  actions, the dashboard);
+- `records`: the records around an incident (categories, targets, rules, templates,
+  escalations, timeline, actions, reviews);
+- `communications`: writing, previewing and sending stakeholder communications;
+- `common`: what they share (visibility by incident, target colours, filters).
+"""
+
+from . import communications, incident, records
+
+__all__ = ["communications", "incident", "records"]

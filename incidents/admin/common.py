@@ -1,0 +1,95 @@
+"""What the incidents app's admin pages share: visibility by incident, target colours, filters, actions over many."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.utils.html import format_html
+
+from core.admin import domain_error_message
+from core.errors import DomainError
+
+from .. import queries
+from ..models import OPEN_STATUSES
+
+STATE_LABELS = {
+    queries.MET: ("met", "#1a7f37"),
+    queries.PENDING: ("pending", "#57606a"),
+    queries.AT_RISK: ("at risk", "#9a6700"),
+    queries.BREACHED: ("breached", "#b42318"),
+    queries.MISSED: ("missed", "#b42318"),
+}
+
+UNCLASSIFIED_LABEL = "Unclassified (awaiting triage)"
+
+
+def state_html(state):
+    """A response-target state in its colour."""
+    label, colour = STATE_LABELS[state]
+    return format_html('<span style="color:{};font-weight:600">{}</span>', colour, label)
+
+
+def for_each(request, records, step, *, name, done=None):
+    """Run `step(record)` (one service call) for each record of an action over several: a
+    refusal is a message naming the record (`name(record)`), and the others are counted
+    (and, given `done`, each said done). Returns how many were done."""
+    count = 0
+    for record in records:
+        try:
+            step(record)
+        except (DomainError, ValidationError) as exc:
+            domain_error_message(request, exc, about=name(record))
+            continue
+        count += 1
+        if done:
+            messages.success(request, f"{name(record)}: {done}.")
+    return count
+
+
+class VisibleIncidentMixin:
+    """Records of incidents the admin user may not see do not exist for them."""
+
+    incident_path = "incident"
+
+    def get_queryset(self, request):
+        visible = queries.fully_visible_incidents(request.user).values("pk")
+        return super().get_queryset(request).filter(**{f"{self.incident_path}__in": visible})
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "incident":
+            kwargs["queryset"] = queries.fully_visible_incidents(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class TargetStateFilter(admin.SimpleListFilter):
+    title = "response targets"
+    parameter_name = "targets"
+
+    def lookups(self, request, model_admin):
+        return (("breached", "Breached now"),)
+
+    def queryset(self, request, queryset):
+        if self.value() == "breached":
+            return queryset.filter(queries.breached_filter())
+        return queryset
+
+
+class OpenFilter(admin.SimpleListFilter):
+    title = "open or closed"
+    parameter_name = "open"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "Open"), ("no", "Closed or cancelled"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(status__in=OPEN_STATUSES)
+        if self.value() == "no":
+            return queryset.exclude(status__in=OPEN_STATUSES)
+        return queryset
+
+
+class CategoryFilter(admin.RelatedFieldListFilter):
+    """The category filter, whose "no category" choice says what it means."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.empty_value_display = UNCLASSIFIED_LABEL

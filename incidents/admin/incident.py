@@ -1,0 +1,538 @@
+"""The coordinators' workspace: incidents with team, actions and timeline inline, phase and escalation actions, the dashboard."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from core.admin import ReadOnlyInline, ServiceAdmin
+from core.history_diff import person_name
+from core.pagination import CountedPaginator
+
+from .. import queries, services
+from ..models import (
+    Action,
+    Escalation,
+    EscalationLevel,
+    Incident,
+    PostIncidentReview,
+    Status,
+    TeamMember,
+    TimelineEntry,
+)
+from .common import (
+    UNCLASSIFIED_LABEL,
+    CategoryFilter,
+    OpenFilter,
+    TargetStateFilter,
+    for_each,
+    state_html,
+)
+
+User = get_user_model()
+
+
+# The change page's "Phases": when each was reached, reopenings, the review.
+PHASE_FIELDS = (
+    "acknowledged_at",
+    "contained_at",
+    "recovered_at",
+    "closed_at",
+    "reopened_count",
+    "review_link",
+)
+
+
+def with_bar_widths(rows):
+    """The dashboard's bars: each row's width in per cent of the largest count."""
+    peak = max([row["count"] for row in rows] + [1])
+    for row in rows:
+        row["width"] = round(100 * row["count"] / peak)
+    return rows
+
+
+class TeamMemberInline(admin.TabularInline):
+    model = TeamMember
+    extra = 0
+    autocomplete_fields = ("user",)
+    fields = ("user", "role", "added_at")
+    readonly_fields = ("added_at",)
+
+
+class ActionInline(admin.TabularInline):
+    model = Action
+    extra = 0
+    autocomplete_fields = ("owner",)
+    fields = ("kind", "description", "owner", "due_date", "status", "completed_at")
+    readonly_fields = ("completed_at",)
+    can_delete = False
+
+
+class TimelineInline(admin.TabularInline):
+    """The timeline: read it here; new lines are notes, added through the service."""
+
+    model = TimelineEntry
+    extra = 1
+    fields = ("created_at", "kind", "author", "text")
+    readonly_fields = ("created_at", "kind", "author")
+    can_delete = False
+    ordering = ("-created_at", "-id")
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("author")
+
+
+class EscalationInline(ReadOnlyInline, admin.TabularInline):
+    """The escalations, shown: they are made by the "Escalate" action, acknowledged by their
+    recipients."""
+
+    model = Escalation
+    fields = (
+        "created_at",
+        "level",
+        "to_user",
+        "to_group",
+        "reason",
+        "escalated_by",
+        "automatic",
+        "acknowledged_at",
+        "delivery",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return queries.with_delivery(
+            super().get_queryset(request).select_related("to_user", "to_group", "escalated_by")
+        )
+
+    @admin.display(description="email")
+    def delivery(self, escalation):
+        return queries.delivery_text(escalation)
+
+
+class IncidentForm(forms.ModelForm):
+    class Meta:
+        model = Incident
+        fields = (
+            "title",
+            "description",
+            "occurred_at",
+            "affected_service",
+            "observed_impact",
+            "actions_taken",
+            "category",
+            "impact",
+            "urgency",
+            "confidential",
+            "anonymous",
+            "incident_manager",
+        )
+
+
+class TransitionForm(forms.Form):
+    status = forms.ChoiceField(choices=Status.choices, label="Move to")
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        label="Why (recorded in the history)",
+    )
+
+
+class EscalateForm(forms.Form):
+    level = forms.ChoiceField(choices=EscalationLevel.choices)
+    to_user = forms.ModelChoiceField(
+        queryset=User.objects.filter(is_active=True).order_by("username"),
+        required=False,
+        label="To person",
+    )
+    to_group = forms.ModelChoiceField(
+        queryset=Group.objects.order_by("name"), required=False, label="Or to group"
+    )
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Why")
+
+    def clean(self):
+        data = super().clean()
+        if bool(data.get("to_user")) == bool(data.get("to_group")):
+            raise forms.ValidationError("Choose a person or a group (one of them).")
+        return data
+
+
+@admin.register(Incident)
+class IncidentAdmin(ServiceAdmin):
+    form = IncidentForm
+    create_service = services.incident_report
+    update_service = services.incident_update
+    service_fields = (*services.DESCRIPTIVE_FIELDS, "anonymous")
+    list_display = (
+        "reference",
+        "title",
+        "priority",
+        "status",
+        "kind",
+        "incident_manager",
+        "reported_at",
+        "late",
+        # then the target column, built per request (get_list_display)
+    )
+    list_display_links = ("reference", "title")
+    list_filter = (
+        OpenFilter,
+        "status",
+        "priority",
+        ("category", CategoryFilter),
+        TargetStateFilter,
+        "is_late",
+        "confidential",
+    )
+    list_select_related = ("category", "incident_manager")
+    search_fields = ("reference", "title", "affected_service")
+    autocomplete_fields = ("category", "incident_manager")
+    ordering = ("-reported_at", "-id")
+    inlines = (TeamMemberInline, ActionInline, EscalationInline, TimelineInline)
+    actions = ("transition_selected", "escalate_selected")
+    readonly_fields = (
+        "reference",
+        "priority",
+        "status",
+        "is_late",
+        "reported_at",
+        "reporter_display",
+        "reporter_masked",
+        "plan_version_link",
+        "targets_display",
+        *PHASE_FIELDS,
+    )
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "reference",
+                    "title",
+                    "description",
+                    "occurred_at",
+                    "reported_at",
+                    "is_late",
+                )
+            },
+        ),
+        (
+            "Where and what",
+            {
+                "fields": (
+                    "affected_service",
+                    "observed_impact",
+                    "actions_taken",
+                    "category",
+                    "plan_version_link",
+                )
+            },
+        ),
+        (
+            "Classification",
+            {"fields": ("impact", "urgency", "priority", "status", "targets_display")},
+        ),
+        (
+            "People",
+            {"fields": ("incident_manager", "reporter_display", "anonymous", "confidential")},
+        ),
+        (
+            "Phases",
+            {"fields": PHASE_FIELDS},
+        ),
+    )
+    change_list_template = "admin/incidents/incident/change_list.html"
+
+    def get_queryset(self, request):
+        # The admin is the response team's workspace: a coordinator who only reported a
+        # confidential incident reads it in the self-service pages, not here with its inlines.
+        return queries.fully_visible_incidents(request.user).select_related(
+            "category", "incident_manager", "reporter"
+        )
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        # The total without a row-by-row count when nothing narrows the list (p: page,
+        # o: sort); see queries.visible_count.
+        narrowed = not set(request.GET) <= {"p", "o"}
+        return CountedPaginator(
+            queryset,
+            per_page,
+            orphans,
+            allow_empty_first_page,
+            count_rows=lambda rows: queries.visible_count(request.user, rows, narrowed=narrowed),
+        )
+
+    def get_list_display(self, request):
+        """The target column is built per request with the targets it needs, loaded once per
+        page: the admin instance is shared by every request (and thread), so it keeps none."""
+        targets = queries.targets_by_priority()
+
+        @admin.display(description="targets")
+        def target_state(obj):
+            state = queries.target_states(obj, targets).worst
+            return "—" if state is None else state_html(state)
+
+        return [*self.list_display, target_state]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            fields.append("anonymous")
+        return fields
+
+    @admin.display(description="category", ordering="category__name")
+    def kind(self, obj):
+        return obj.category.name if obj.category_id else UNCLASSIFIED_LABEL
+
+    @admin.display(description="reported", ordering="is_late")
+    def late(self, obj):
+        # In words: a tick for "late" read as "all is well".
+        return "late" if obj.is_late else "on time"
+
+    @admin.display(description="reporter")
+    def reporter_display(self, obj):
+        if obj is None or obj.reporter_id is None:
+            return "—"
+        return person_name(obj.reporter)
+
+    @admin.display(description="reporter")
+    def reporter_masked(self, obj):
+        if obj is not None and obj.anonymous:
+            return "Anonymous (visible to compliance only)"
+        return self.reporter_display(obj)
+
+    def get_fieldsets(self, request, obj=None):
+        """Who may not see anonymous reporters gets `reporter_masked` (chosen per request:
+        the admin instance is shared by every request, so it must not remember a user)."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if queries.sees_reporter_identity(request.user):
+            return fieldsets
+        swap = {"reporter_display": "reporter_masked"}
+        return [
+            (name, {**options, "fields": tuple(swap.get(f, f) for f in options["fields"])})
+            for name, options in fieldsets
+        ]
+
+    @admin.display(description="plan in force when reported")
+    def plan_version_link(self, obj):
+        if obj is None or obj.plan_version_id is None:
+            return "—"
+        url = reverse("admin:plans_planversion_change", args=[obj.plan_version_id])
+        return format_html('<a href="{}">{}</a>', url, obj.plan_version)
+
+    @admin.display(description="response targets")
+    def targets_display(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        states = queries.target_states(obj, queries.targets_by_priority())
+        parts = []
+        for name in ("acknowledge", "contain", "recover", "update"):
+            state = getattr(states, name)
+            if state:
+                parts.append(format_html("{}: {}", name, state_html(state)))
+        if states.next_update_due:
+            parts.append(
+                format_html("next update due {}", states.next_update_due.strftime("%d %b %H:%M"))
+            )
+        return (
+            format_html("<br>".join(["{}"] * len(parts)), *parts)
+            if parts
+            else "no targets for this priority"
+        )
+
+    @admin.display(description="post-incident review")
+    def review_link(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        review = PostIncidentReview.objects.filter(incident=obj).first()
+        if review is None:
+            url = reverse("admin:incidents_postincidentreview_add") + f"?incident={obj.pk}"
+            return format_html('<a href="{}">Write the review</a>', url)
+        url = reverse("admin:incidents_postincidentreview_change", args=[review.pk])
+        return format_html('<a href="{}">{}</a>', url, review.get_status_display())
+
+    # The incident's history page tells the whole story: its own changes and those of its
+    # team, actions, escalations, communications and review (core.admin_history).
+    history_children = ("team", "actions", "escalations", "communications", "review")
+
+    def history_mask(self, request, obj):
+        # The API's rule too: anonymous reporters stay hidden in the history.
+        return queries.history_mask(request.user, obj)
+
+    def service_data(self, request, form, change):
+        data = super().service_data(request, form, change)
+        if not change:
+            return data
+        data.pop("anonymous", None)  # fixed by the report (read-only once reported)
+        # Naming the manager hands a confidential incident to its team, out of sight of
+        # an intake member who is not on it: named last (save_related), after the team
+        # inline, so one save can classify, name the team and name the manager. Kept on
+        # this request's instance, never on the shared admin.
+        if "incident_manager" in data:
+            form.instance._manager_named_last = data.pop("incident_manager")
+        return {**data, "reason": self.change_reason} if data else data
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            obj.refresh_from_db()
+
+    def response_change(self, request, obj):
+        # Naming a confidential incident's manager hands it to its team: an intake member
+        # outside it is told so and sent to the list, not to a page that no longer exists.
+        if not self.get_queryset(request).filter(pk=obj.pk).exists():
+            self.message_user(
+                request,
+                f"{obj.reference} was saved. It is confidential and now only its response team "
+                "sees it: it has left your list.",
+                messages.SUCCESS,
+            )
+            return redirect("admin:incidents_incident_changelist")
+        return super().response_change(request, obj)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if "_manager_named_last" in form.instance.__dict__:
+            services.incident_update(
+                incident=form.instance,
+                actor=request.user,
+                reason=self.change_reason,
+                incident_manager=form.instance.__dict__.pop("_manager_named_last"),
+            )
+
+    def save_formset(self, request, form, formset, change):
+        """Team, actions and notes go through the services (timeline entries, history reasons)."""
+        # The admin's change message reads what the formset saved; ours saves through services.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        save = {
+            TeamMember: self._save_team,
+            Action: self._save_actions,
+            TimelineEntry: self._save_notes,
+        }.get(formset.model)
+        if save is None:
+            return super().save_formset(request, form, formset, change)
+        save(request, form.instance, formset)
+
+    def _save_team(self, request, incident, formset):
+        for subform in formset.forms:
+            if not subform.has_changed() and subform.instance.pk is None:
+                continue
+            if subform in formset.deleted_forms and subform.instance.pk:
+                services.team_member_remove(member=subform.instance, actor=request.user)
+                formset.deleted_objects.append(subform.instance)
+            elif subform.has_changed() and subform.cleaned_data.get("user"):
+                member = services.team_member_add(
+                    incident=incident,
+                    actor=request.user,
+                    user=subform.cleaned_data["user"],
+                    role=subform.cleaned_data["role"],
+                )
+                formset.new_objects.append(member)
+
+    def _save_actions(self, request, incident, formset):
+        for subform in formset.forms:
+            if not subform.has_changed():
+                continue
+            data = {name: subform.cleaned_data.get(name) for name in services.ACTION_FIELDS}
+            if subform.instance.pk:
+                action = services.action_update(action=subform.instance, actor=request.user, **data)
+                formset.changed_objects.append((action, subform.changed_data))
+            else:
+                data.pop("status")
+                action = services.action_create(incident=incident, actor=request.user, **data)
+                formset.new_objects.append(action)
+
+    def _save_notes(self, request, incident, formset):
+        for subform in formset.forms:
+            text = subform.cleaned_data.get("text") if subform.has_changed() else None
+            if subform.instance.pk is None and text:
+                note = services.timeline_note_add(incident=incident, actor=request.user, text=text)
+                formset.new_objects.append(note)
+
+    def _bulk_form(self, request, queryset, form_class, title, action_name, apply):
+        """An intermediate page: a form for the selected incidents, then the service per incident."""
+        if "apply" in request.POST:
+            form = form_class(request.POST)
+            if form.is_valid():
+                done = for_each(
+                    request,
+                    queryset,
+                    lambda incident: apply(incident, form.cleaned_data),
+                    name=lambda incident: incident.reference,
+                )
+                if done:
+                    messages.success(request, f"{title}: {done} incident(s) done.")
+                return None
+        else:
+            form = form_class()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "form": form,
+            "queryset": queryset,
+            "action_name": action_name,
+            "opts": self.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/incidents/incident/bulk_form.html", context)
+
+    @admin.action(description="Move selected incidents to another phase…", permissions=["change"])
+    def transition_selected(self, request, queryset):
+        return self._bulk_form(
+            request,
+            queryset,
+            TransitionForm,
+            "Move to another phase",
+            "transition_selected",
+            lambda incident, data: services.incident_transition(
+                incident=incident, actor=request.user, status=data["status"], reason=data["reason"]
+            ),
+        )
+
+    @admin.action(description="Escalate selected incidents…", permissions=["change"])
+    def escalate_selected(self, request, queryset):
+        return self._bulk_form(
+            request,
+            queryset,
+            EscalateForm,
+            "Escalate",
+            "escalate_selected",
+            lambda incident, data: services.incident_escalate(
+                incident=incident, actor=request.user, **data
+            ),
+        )
+
+    def get_urls(self):
+        urls = super().get_urls()
+        return [
+            path(
+                "dashboard/",
+                self.admin_site.admin_view(self.dashboard_view),
+                name="incidents_incident_dashboard",
+            ),
+        ] + urls
+
+    def dashboard_view(self, request):
+        if not self.has_view_permission(request):
+            return redirect("admin:index")
+        metrics = queries.incident_metrics(request.user)
+        with_bar_widths(metrics["by_month"])
+        with_bar_widths(metrics["by_category"])
+        priorities = with_bar_widths(
+            [{"priority": p, "count": n} for p, n in metrics["by_priority"].items()]
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Incident dashboard",
+            "opts": self.model._meta,
+            "m": metrics,
+            "priorities": priorities,
+        }
+        return TemplateResponse(request, "admin/incidents/incident/dashboard.html", context)

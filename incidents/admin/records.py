@@ -1,0 +1,178 @@
+"""The incident's records in the admin: categories, targets, escalation rules, templates, escalations, timeline, actions, reviews."""
+
+from django.contrib import admin
+
+from core.admin import AuditedAdmin, ServiceAdmin
+
+from .. import services
+from ..models import (
+    Action,
+    Category,
+    Escalation,
+    EscalationRule,
+    MessageTemplate,
+    PostIncidentReview,
+    ResponseTarget,
+    TimelineEntry,
+)
+from .common import VisibleIncidentMixin, for_each
+
+
+@admin.register(Category)
+class CategoryAdmin(ServiceAdmin):
+    create_service, update_service = services.CONFIGURATION_SERVICES[Category]
+    service_fields, service_object = services.CATEGORY_FIELDS, "category"
+    list_display = ("name", "plan", "active")
+    list_filter = ("active",)
+    list_select_related = ("plan",)
+    search_fields = ("name",)
+
+
+@admin.register(ResponseTarget)
+class ResponseTargetAdmin(ServiceAdmin):
+    create_service, update_service = services.CONFIGURATION_SERVICES[ResponseTarget]
+    service_fields, service_object = services.RESPONSE_TARGET_FIELDS, "response_target"
+    list_display = (
+        "priority",
+        "acknowledge_minutes",
+        "contain_minutes",
+        "recover_minutes",
+        "update_minutes",
+    )
+
+
+@admin.register(EscalationRule)
+class EscalationRuleAdmin(ServiceAdmin):
+    create_service, update_service = services.CONFIGURATION_SERVICES[EscalationRule]
+    service_fields, service_object = services.ESCALATION_RULE_FIELDS, "escalation_rule"
+    list_display = ("priority", "level", "to_user", "to_group", "active")
+    list_filter = ("priority", "active")
+    list_select_related = ("to_user", "to_group")
+    autocomplete_fields = ("to_user",)
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(ServiceAdmin):
+    create_service, update_service = services.CONFIGURATION_SERVICES[MessageTemplate]
+    service_fields, service_object = services.MESSAGE_TEMPLATE_FIELDS, "message_template"
+    list_display = ("name", "scenario", "subject", "active")
+    search_fields = ("name", "scenario", "subject")
+
+
+@admin.register(Escalation)
+class EscalationAdmin(VisibleIncidentMixin, AuditedAdmin):
+    list_display = (
+        "incident",
+        "level",
+        "to_user",
+        "to_group",
+        "escalated_by",
+        "created_at",
+        "automatic",
+        "acknowledged_at",
+    )
+    list_filter = ("level", "automatic")
+    list_select_related = ("incident", "to_user", "to_group", "escalated_by")
+    search_fields = ("incident__reference", "reason")
+    # Every field read-only, in the model's order: an escalation is acknowledged, not edited.
+    readonly_fields = tuple(field.name for field in Escalation._meta.fields if field.name != "id")
+    actions = ("acknowledge_selected",)
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Acknowledge selected escalations", permissions=["change"])
+    def acknowledge_selected(self, request, queryset):
+        for_each(
+            request,
+            queryset.select_related("incident"),
+            lambda escalation: services.escalation_acknowledge(
+                escalation=escalation, actor=request.user
+            ),
+            name=lambda escalation: escalation.incident.reference,
+            done="acknowledged",
+        )
+
+
+@admin.register(TimelineEntry)
+class TimelineEntryAdmin(VisibleIncidentMixin, AuditedAdmin):
+    list_display = ("incident", "created_at", "kind", "author", "text")
+    list_filter = ("kind",)
+    list_select_related = ("incident", "author")
+    search_fields = ("incident__reference", "text")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Action)
+class ActionAdmin(VisibleIncidentMixin, ServiceAdmin):
+    list_display = ("incident", "kind", "description", "owner", "due_date", "status")
+    list_filter = ("status", "kind")
+    list_select_related = ("incident", "owner")
+    search_fields = ("incident__reference", "description")
+    autocomplete_fields = ("incident", "owner")
+
+    create_service = services.action_create
+    update_service = services.action_update
+    service_fields = ("incident", *services.ACTION_FIELDS)
+
+    def service_data(self, request, form, change):
+        data = super().service_data(request, form, change)
+        # A new action is open; an action stays with its incident.
+        data.pop("incident" if change else "status", None)
+        return data
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            obj.refresh_from_db()
+
+
+@admin.register(PostIncidentReview)
+class PostIncidentReviewAdmin(VisibleIncidentMixin, ServiceAdmin):
+    list_display = ("incident", "status", "plan_change_needed", "completed_at")
+    list_filter = ("status", "plan_change_needed")
+    list_select_related = ("incident",)
+    search_fields = ("incident__reference", "summary")
+    autocomplete_fields = ("incident", "participants")
+    readonly_fields = ("status", "completed_at", "completed_by", "plan_change_request")
+    actions = ("complete_selected",)
+
+    # The review is saved through its incident (services.review_save), participants too.
+    service_fields = ("incident", *services.REVIEW_FIELDS, "participants")
+
+    def get_changeform_initial_data(self, request):
+        # Only the incident, and only an id that can exist (AuditedAdmin drops the others).
+        initial = super().get_changeform_initial_data(request)
+        return {"incident": initial["incident"]} if "incident" in initial else {}
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            fields.append("incident")
+            if obj.is_completed:
+                return [f.name for f in self.model._meta.fields if f.name != "id"] + [
+                    "participants"
+                ]
+        return fields
+
+    def save_model(self, request, obj, form, change):
+        data = self.service_data(request, form, change)
+        incident = obj.incident if change else data.pop("incident")
+        saved = services.review_save(incident=incident, actor=request.user, **data)
+        obj.pk = saved.pk
+        obj._state.adding = False
+
+    @admin.action(description="Complete selected reviews", permissions=["change"])
+    def complete_selected(self, request, queryset):
+        for_each(
+            request,
+            queryset.select_related("incident"),
+            lambda review: services.review_complete(incident=review.incident, actor=request.user),
+            name=lambda review: review.incident.reference,
+            done="review completed",
+        )
