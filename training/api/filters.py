@@ -1,12 +1,10 @@
 """Filters of the training API lists."""
 
 import django_filters
-from django.contrib.auth.models import Group
 
 from core.fields import IsoDateTimeFilter
 
 from ..models import Course, Record, Session
-from ..queries import State
 
 
 class CourseFilter(django_filters.FilterSet):
@@ -39,16 +37,3 @@ class RecordFilter(django_filters.FilterSet):
         model = Record
         fields = ("user", "session", "course", "status")
 
-
-class ComplianceFilterForm(django_filters.FilterSet):
-    """Validates the compliance endpoint's query parameters (a 400 names the bad one)."""
-
-    user = django_filters.NumberFilter(method="keep")
-    course = django_filters.NumberFilter(method="keep")
-    group = django_filters.ModelChoiceFilter(
-        queryset=Group.objects.all(), to_field_name="name", method="keep", help_text="Group name."
-    )
-    state = django_filters.ChoiceFilter(choices=State.CHOICES, method="keep")
-
-    def keep(self, queryset, name, value):
-        return queryset
