@@ -144,8 +144,13 @@ AUTH_PASSWORD_VALIDATORS = [
 # address after AXES_FAILURE_LIMIT failures for AXES_COOLOFF_HOURS.
 AUTHENTICATION_BACKENDS = [
     "core.auth.LockoutBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend with its two permission queries answered from the cache (core/auth.py).
+    "core.auth.CachedPermissionBackend",
 ]
+# The permission cache needs a cache every process shares, or one process: a revocation in
+# one gunicorn worker must reach the others at once. So it is on with Redis (REDIS_URL) and in
+# development (runserver, tests: one process), and off by default in production without Redis.
+PERMISSION_CACHE = env_bool("PERMISSION_CACHE", bool(env("REDIS_URL")) or DEBUG)
 AXES_FAILURE_LIMIT = int(env("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = float(env("AXES_COOLOFF_HOURS", "1"))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

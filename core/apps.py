@@ -22,6 +22,7 @@ class CoreConfig(AppConfig):
     def ready(self):
         from django.contrib.auth.signals import user_logged_in
 
+        from core.auth import connect_permission_cache
         from core.evidence import install_history_guards_after_migrate
         from core.roles import sync_roles_after_migrate
         from core.timezones import remember_on_sign_in
@@ -31,6 +32,7 @@ class CoreConfig(AppConfig):
         post_migrate.connect(
             install_history_guards_after_migrate, dispatch_uid="core.history_guards"
         )
+        connect_permission_cache()
         connection_created.connect(
             sqlite_fire_delete_triggers_on_replace, dispatch_uid="core.sqlite_recursive_triggers"
         )

@@ -26,7 +26,7 @@ EXTRA_STAFF = [
 ]
 
 
-def load(stdout, actor=None):
+def load(stdout, actor=None, context=None):
     """Create the demo users (idempotent). Returns {username: user}."""
     User = get_user_model()
     users = {}

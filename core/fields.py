@@ -1,4 +1,6 @@
-"""Date-time input that every database can store.
+"""Date-time input of forms and filters that every database can store (API serializers use
+DRF's own DateTimeField, which converts aware input to the current zone and answers
+an unrepresentable one with a 400 itself).
 
 Python accepts UTC offsets up to ±23:59, PostgreSQL only up to ±15:59, so an
 aware value such as ``2026-01-01T10:00+20:30`` typed into a filter or a form

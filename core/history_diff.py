@@ -3,10 +3,10 @@ API's `…/history/` alike, with one way of masking what a reader may not see.
 
 Why not simple-history's `diff_against` (issue 13 proposed it; 3.13 is installed): it compares
 through Django's `model_to_dict`, which skips every field that is not editable (an incident's
-status, priority and phase times: the changes an auditor looks for first), even when they are
-named in `included_fields`; it reads each many-to-many with two queries per pair of versions
-(a page of 100 versions: 200 queries); and it diffs only versions of one object that sit on the
-same page. Here every tracked column is compared, many-to-many fields are read in one query per
+status, priority and phase times: the changes an auditor looks for first), and fails with a
+KeyError when one is named in `included_fields` (tests/core/test_history_diff_engine.py
+proves both); it reads each many-to-many with two queries per pair of versions (a page of 100
+versions: 200 queries); and it diffs only versions of one object that sit on the same page. Here every tracked column is compared, many-to-many fields are read in one query per
 field for a whole page, and a version's predecessor may come from outside the page.
 
 Raw values (`Version.changes`) feed the API unchanged; `describe` turns them into words for

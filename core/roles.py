@@ -1,6 +1,6 @@
 """The five roles (Django groups) and their model permissions, gathered from every app.
 
-Each of our apps may have a `roles.py` with `PERMISSIONS = {group name: [patterns]}`
+Each app may have a `roles.py` (found through the app registry, core/discovery.py) with `PERMISSIONS = {group name: [patterns]}`
 where a pattern is `app_label.codename` with shell wildcards (`incidents.view_*`).
 A data migration creates the groups; after every `migrate` (`sync_roles_after_migrate`)
 any group added to ROLE_NAMES since is created and the permissions of new models are
@@ -8,7 +8,8 @@ added too (additive: permissions granted by hand are kept).
 """
 
 from fnmatch import fnmatchcase
-from importlib import import_module
+
+from core.discovery import app_modules, last_migrated_app
 
 COORDINATORS = "Coordinators"
 PLAN_APPROVERS = "Plan approvers"
@@ -18,8 +19,6 @@ STAFF = "Staff"
 # included, and is emailed every new report (incidents/roles.py, incidents/queries.py).
 INCIDENT_INTAKE = "Incident intake"
 ROLE_NAMES = (COORDINATORS, PLAN_APPROVERS, COMPLIANCE, STAFF, INCIDENT_INTAKE)
-
-OUR_APPS = ("core", "plans", "incidents", "training")
 
 PERMISSIONS = {
     COORDINATORS: ["core.view_history", "auth.view_user", "auth.view_group"],
@@ -51,12 +50,8 @@ def reads_only(user):
 def role_patterns():
     """{group: [patterns]} merged from core and every app's roles module."""
     merged = {name: list(PERMISSIONS.get(name, [])) for name in ROLE_NAMES}
-    for app in OUR_APPS[1:]:
-        try:
-            module = import_module(f"{app}.roles")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{app}.roles":
-                raise
+    for _, module in app_modules("roles"):
+        if module.__name__ == __name__:
             continue
         for group, patterns in getattr(module, "PERMISSIONS", {}).items():
             merged.setdefault(group, []).extend(patterns)
@@ -96,8 +91,9 @@ def sync_roles(apps, schema_editor=None):
 
 
 def sync_roles_after_migrate(sender, app_config=None, using="default", apps=None, **kwargs):
-    # post_migrate fires once per app; run once, after the last of ours.
-    if app_config is None or app_config.label != "training":
+    # post_migrate fires once per app, after all migrations ran: sync once, on the last
+    # signal, when every app's permissions exist (whichever app that is).
+    if app_config is None or app_config is not last_migrated_app():
         return
     from django.apps import apps as global_apps
 

@@ -1,26 +1,18 @@
 """The self-service site's shared pieces: the home page's panels and navigation, gathered from the apps.
 
-An app contributes by having a `panels.py` with any of:
+An app contributes by having a `panels.py` (found through the app registry) with any of:
 - `NAV = [("Label", "app:url-name"), ...]`: links in the site's top navigation;
 - `def home_panel(request) -> dict | None`: `{"template": ..., **context}` rendered on the home page.
 """
 
 from functools import cache
-from importlib import import_module
 
-from core.roles import OUR_APPS
+from core.discovery import app_modules
 
 
 @cache
 def _panel_modules():
-    modules = []
-    for app in OUR_APPS[1:]:
-        try:
-            modules.append(import_module(f"{app}.panels"))
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{app}.panels":
-                raise
-    return modules
+    return [module for _, module in app_modules("panels")]
 
 
 def navigation():

@@ -121,3 +121,25 @@ def test_admin_reach(client, group):
         INCIDENT_INTAKE: (200, 403),  # triages what is reported; reports as Staff
     }[group]
     assert (changelist, add) == expected
+
+
+@pytest.mark.parametrize("last", ["training", "incidents"])
+def test_roles_sync_once_after_whichever_app_migrates_last(settings, monkeypatch, last):
+    """post_migrate fires per app in INSTALLED_APPS order: the sync runs once, on the last
+    signal, whichever app that is (it used to wait for `training`)."""
+    from django.apps import apps
+
+    from core import roles
+
+    others = [app for app in settings.INSTALLED_APPS if app not in ("incidents", "training")]
+    first = "incidents" if last == "training" else "training"
+    settings.INSTALLED_APPS = [*others, first, last]
+    synced = []
+    monkeypatch.setattr(roles, "sync_roles", lambda registry: synced.append(sent[:]))
+    configs = [c for c in apps.get_app_configs() if c.models_module is not None]
+    sent = []
+    for app_config in configs:
+        sent.append(app_config.label)
+        roles.sync_roles_after_migrate(sender=app_config, app_config=app_config)
+    assert sent[-1] == last
+    assert synced == [sent]

@@ -4,7 +4,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from rest_framework import serializers
 
-from core.fields import to_utc
 from plans.models import Plan
 
 from ..models import Course, Record, Session
@@ -12,19 +11,6 @@ from ..queries import State
 from ..services import SESSION_FIELDS
 
 User = get_user_model()
-
-
-class UTCDateTimeField(serializers.DateTimeField):
-    """Aware input normalised to UTC, so offsets PostgreSQL cannot store are a 400, not a 500."""
-
-    def to_internal_value(self, value):
-        from django.core.exceptions import ValidationError
-
-        parsed = super().to_internal_value(value)
-        try:
-            return to_utc(parsed)
-        except ValidationError as exc:
-            raise serializers.ValidationError(exc.messages) from None
 
 
 class CourseSerializer(serializers.ModelSerializer):
@@ -77,8 +63,8 @@ class SessionSerializer(serializers.ModelSerializer):
 class SessionWriteSerializer(serializers.Serializer):
     course = serializers.PrimaryKeyRelatedField(queryset=Course.objects.all())
     title = serializers.CharField(max_length=200, allow_blank=True, required=False)
-    starts_at = UTCDateTimeField()
-    ends_at = UTCDateTimeField()
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
     facilitator = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.filter(is_active=True), allow_null=True, required=False
     )
@@ -120,7 +106,7 @@ class RecordWriteSerializer(serializers.Serializer):
     """PATCH: status, completion time, score, and why (kept in the history)."""
 
     status = serializers.ChoiceField(choices=Record.Status.choices, required=False)
-    completed_at = UTCDateTimeField(allow_null=True, required=False)
+    completed_at = serializers.DateTimeField(allow_null=True, required=False)
     score = serializers.IntegerField(
         min_value=Record.SCORE_MIN, max_value=Record.SCORE_MAX, allow_null=True, required=False
     )

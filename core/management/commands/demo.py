@@ -1,14 +1,12 @@
 """Loads the demo data of every app (idempotent); refuses to run when DEBUG is off."""
 
-from importlib import import_module
-
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.test.utils import override_settings
 
+from core.discovery import app_modules
 from core.history import acting_as, system_user
-from core.roles import OUR_APPS
 
 
 class Command(BaseCommand):
@@ -31,15 +29,8 @@ class Command(BaseCommand):
         with quiet_mail, transaction.atomic(), acting_as(actor):
             self.stdout.write("Loading demo data:")
             context = {}
-            for app in OUR_APPS:
-                try:
-                    module = import_module(f"{app}.demo")
-                except ModuleNotFoundError as exc:
-                    if exc.name != f"{app}.demo":
-                        raise
-                    continue
-                result = module.load(
-                    self.stdout, actor=actor, **({"context": context} if app != "core" else {})
-                )
-                context[app] = result
+            # In INSTALLED_APPS order: an app's demo may use what an earlier one loaded
+            # (context[label]).
+            for app_config, module in app_modules("demo"):
+                context[app_config.label] = module.load(self.stdout, actor=actor, context=context)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
