@@ -1,4 +1,4 @@
-"""Background work shared by the apps: sending email.
+"""Background work shared by the apps: delivering the outbox (the one way email leaves).
 
 Runs through Django's Tasks API (django-tasks backport): immediately in
 development and tests, on django-tasks-db workers in production, where each
@@ -8,13 +8,7 @@ its result is recorded in the task table.
 
 from django_tasks import task
 
-from core.mail import email_deliver, send_message
-
-
-@task()
-def send_email(*, subject, body, recipients, html_body=None):
-    """Send one email to `recipients` (a list of addresses); returns how many were sent."""
-    return send_message(subject=subject, body=body, recipients=recipients, html_body=html_body)
+from core.mail import email_deliver
 
 
 @task()

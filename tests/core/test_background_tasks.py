@@ -1,4 +1,5 @@
-"""Background emails: immediate in development, and on PostgreSQL two db_worker processes never send one twice."""
+"""Background emails: the outbox is delivered at once in development, and on PostgreSQL two
+db_worker processes never send one email twice."""
 
 import os
 import subprocess
@@ -11,16 +12,21 @@ from django.core import mail
 from django.db import connection
 from django.test import override_settings
 
-from core.tasks import send_email
+from core.mail import email_queue
+from core.models import OutgoingEmail
 
 DB_BACKEND = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 
 @pytest.mark.django_db
-def test_immediate_backend_sends_at_once():
-    send_email.enqueue(subject="Hello", body="Body", recipients=["a@example.org", ""])
+def test_immediate_backend_sends_at_once_on_commit(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        email = email_queue(subject="Hello", body="Body", recipients=["a@example.org", ""])
+        assert mail.outbox == []  # nothing leaves before the change commits
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["a@example.org"]
+    email.refresh_from_db()
+    assert email.status == OutgoingEmail.Status.SENT
 
 
 @pytest.mark.django_db(transaction=True)
@@ -29,8 +35,11 @@ def test_two_workers_never_send_one_email_twice(postgres_only, tmp_path):
 
     with override_settings(TASKS=DB_BACKEND):
         for n in range(100):
-            send_email.enqueue(
-                subject=f"Reminder {n}", body="Please act.", recipients=[f"p{n}@example.org"]
+            email_queue(
+                subject=f"Reminder {n}",
+                body="Please act.",
+                recipients=[f"p{n}@example.org"],
+                on_commit=False,
             )
     assert DBTaskResult.objects.count() == 100
     assert mail.outbox == []  # queued, not sent inside the "request"
@@ -70,6 +79,7 @@ def test_two_workers_never_send_one_email_twice(postgres_only, tmp_path):
     subjects = [line for line in sent.splitlines() if line.startswith("Subject: ")]
     assert sorted(subjects) == sorted(f"Subject: Reminder {n}" for n in range(100))
     assert set(DBTaskResult.objects.values_list("status", flat=True)) == {"SUCCESSFUL"}
+    assert set(OutgoingEmail.objects.values_list("status", flat=True)) == {"sent"}
     # Each task was claimed by exactly one worker, and both workers took part
     # (the proof would mean little if one had done everything alone).
     claims = list(DBTaskResult.objects.values_list("worker_ids", flat=True))
