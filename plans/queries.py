@@ -2,6 +2,7 @@
 
 import difflib
 import re
+from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -27,12 +28,19 @@ from django.utils.safestring import mark_safe
 
 from core.history_diff import NO_MASK, Mask
 from core.text import normalise_newlines
+from core.workflow import may_become
 
 from .models import Acknowledgement, Plan, PlanChangeRequest, PlanVersion, Section
 
 User = get_user_model()
-S = PlanVersion.Status
-VISIBLE_TO_EVERYONE = (S.PUBLISHED, S.SUPERSEDED)
+VISIBLE_TO_EVERYONE = (PlanVersion.Status.PUBLISHED, PlanVersion.Status.SUPERSEDED)
+# Versions still being worked on: while one exists, no second draft may start, and their
+# pages list the plan's open change requests.
+WORK_IN_PROGRESS = (
+    PlanVersion.Status.DRAFT,
+    PlanVersion.Status.IN_REVIEW,
+    PlanVersion.Status.APPROVED,
+)
 
 
 def can_see_unpublished(user):
@@ -50,13 +58,93 @@ def had_a_hand_in(user, version):
     return version.editors.filter(pk=user.pk).exists()
 
 
+@dataclass(frozen=True)
+class Step:
+    """A step of the review workflow as people take it: the status it leads to (the model's
+    `pipeline` says from where), the permission it needs and the refusal without it."""
+
+    name: str
+    label: str
+    target: str
+    permission: str
+    refusal: str
+
+
+# Who may take each step of the review workflow: the one table the services enforce and the
+# admin buttons and the API offer (`allowed_steps`).
+STEPS = {
+    step.name: step
+    for step in (
+        Step(
+            "submit",
+            "Submit for review",
+            PlanVersion.Status.IN_REVIEW,
+            "plans.change_planversion",
+            "You may not submit plan versions.",
+        ),
+        Step(
+            "approve",
+            "Approve",
+            PlanVersion.Status.APPROVED,
+            "plans.approve_planversion",
+            "Approving needs the plan approver role.",
+        ),
+        Step(
+            "request_changes",
+            "Request changes",
+            PlanVersion.Status.DRAFT,
+            "plans.approve_planversion",
+            "Sending back needs the plan approver role.",
+        ),
+        Step(
+            "publish",
+            "Publish",
+            PlanVersion.Status.PUBLISHED,
+            "plans.publish_planversion",
+            "Publishing needs the plan approver role.",
+        ),
+    )
+}
+
+
+def _step_open_to(user, version, step):
+    """The table allows the step from the version's status and `user` holds its permission."""
+    return may_become(version, step.target) and user.has_perm(step.permission)
+
+
+def approval_barred(user, version):
+    """Whether separation of duties alone keeps `user` from approving `version` now: an
+    approver who created, edited or submitted it (the admin says why the button is missing)."""
+    return _step_open_to(user, version, STEPS["approve"]) and had_a_hand_in(user, version)
+
+
 def may_approve(user, version):
     """Whether `user` may approve `version` now: the one rule the services enforce and the
     pages ask before offering the button."""
+    return _step_open_to(user, version, STEPS["approve"]) and not had_a_hand_in(user, version)
+
+
+def allowed_steps(user, version):
+    """The steps of the review workflow `user` may take on `version` now, in workflow order."""
+    return [
+        step
+        for step in STEPS.values()
+        if _step_open_to(user, version, step)
+        and not (step.name == "approve" and had_a_hand_in(user, version))
+    ]
+
+
+def can_acknowledge(user, version, *, signed=None):
+    """Whether `user` may sign `version` now: the published version, someone in its audience
+    holding the permission, not signed yet (`signed`: whether they have, when the caller
+    knows already). The service refuses each of these with its own reason."""
+    if signed is None:
+        signed = Acknowledgement.objects.filter(user=user, version=version).exists()
     return (
-        version.status == PlanVersion.Status.IN_REVIEW
-        and user.has_perm("plans.approve_planversion")
-        and not had_a_hand_in(user, version)
+        not signed
+        and version.status == PlanVersion.Status.PUBLISHED
+        and in_audience(user, version.plan)
+        and user.has_perm("plans.add_acknowledgement")
     )
 
 
@@ -148,13 +236,13 @@ def with_progress(versions):
 
 
 def current_versions():
-    return PlanVersion.objects.filter(status=S.PUBLISHED)
+    return PlanVersion.objects.filter(status=PlanVersion.Status.PUBLISHED)
 
 
 def plans_list():
     """Plans with their owner, audience and published version, and the review-due flag."""
     today = timezone.localdate()
-    published = PlanVersion.objects.filter(plan=OuterRef("pk"), status=S.PUBLISHED)
+    published = PlanVersion.objects.filter(plan=OuterRef("pk"), status=PlanVersion.Status.PUBLISHED)
     return (
         Plan.objects.select_related("owner")
         .prefetch_related(
@@ -216,7 +304,7 @@ def pending_acknowledgements(user):
         return PlanVersion.objects.none()
     Membership = User.groups.through
     return (
-        PlanVersion.objects.filter(status=S.PUBLISHED)
+        PlanVersion.objects.filter(status=PlanVersion.Status.PUBLISHED)
         .filter(
             Exists(
                 Membership.objects.filter(
@@ -297,7 +385,7 @@ def outstanding_users(version):
 def outstanding_people():
     """Active people who owe at least one acknowledgement of a published version."""
     Membership = User.groups.through
-    owing = PlanVersion.objects.filter(status=S.PUBLISHED).filter(
+    owing = PlanVersion.objects.filter(status=PlanVersion.Status.PUBLISHED).filter(
         Exists(
             Membership.objects.filter(
                 user_id=OuterRef(OuterRef("pk")), group__audience_plans=OuterRef("plan_id")
