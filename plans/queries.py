@@ -318,6 +318,17 @@ def pending_acknowledgements(user):
     )
 
 
+def applicable_versions(user):
+    """The published versions of the plans whose audience includes `user`, by plan code."""
+    return (
+        PlanVersion.objects.filter(status=PlanVersion.Status.PUBLISHED)
+        .filter(plan__audience__user=user)
+        .select_related("plan")
+        .distinct()
+        .order_by("plan__code")
+    )
+
+
 def acknowledgements_for(user):
     qs = Acknowledgement.objects.select_related("user", "version", "version__plan")
     if not can_see_all_acknowledgements(user):
@@ -368,7 +379,7 @@ def compliance_summary(version, *, now=None):
         "outstanding": outstanding,
         "overdue": outstanding if is_overdue else 0,
         "overdue_since": version.acknowledge_by,
-        "grace_period_ended": version.acknowledge_by is not None and now > version.acknowledge_by,
+        "grace_period_ended": version.grace_period_ended(now),
     }
 
 

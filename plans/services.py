@@ -32,7 +32,7 @@ from .models import Acknowledgement, Plan, PlanChangeRequest, PlanVersion, Revie
 from .tasks import send_publication_notices
 from .template import STANDARD_SECTIONS
 
-# What a plan's form and the API may set besides its audience (a many-to-many link).
+# What a plan's form and the API may set (the audience is a link, stored after the row).
 PLAN_FIELDS = (
     "code",
     "title",
@@ -40,6 +40,7 @@ PLAN_FIELDS = (
     "scope",
     "objectives",
     "owner",
+    "audience",
     "review_interval_months",
     "acknowledgement_days",
 )
