@@ -189,6 +189,15 @@ class PlanVersion(NormalisedTextModel, models.Model):
     def is_draft(self):
         return self.status == self.Status.DRAFT
 
+    def is_review_due(self, today=None):
+        """Whether the published version is past its review date (the plans list asks the
+        same of each plan's published version: queries.plans_list)."""
+        return bool(
+            self.status == self.Status.PUBLISHED
+            and self.next_review_due
+            and self.next_review_due < (today or timezone.localdate())
+        )
+
     @property
     def acknowledge_by(self):
         """End of the grace period: outstanding acknowledgements are overdue after it."""

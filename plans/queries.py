@@ -8,6 +8,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db.models import (
     BooleanField,
+    Case,
+    CharField,
     Count,
     Exists,
     ExpressionWrapper,
@@ -20,6 +22,7 @@ from django.db.models import (
     Q,
     Subquery,
     Value,
+    When,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -162,9 +165,10 @@ def change_request_history_mask(user, change_request):
     return NO_MASK
 
 
-def visible_versions(user):
-    """Versions `user` may see: all for authors, approvers and compliance; published ones for staff."""
-    qs = PlanVersion.objects.all()
+def visible_versions(user, versions=None):
+    """Versions (of `versions`, default all) `user` may see: all for authors, approvers and
+    compliance; published and superseded ones for everyone else."""
+    qs = PlanVersion.objects.all() if versions is None else versions
     if not can_see_unpublished(user):
         qs = qs.filter(status__in=VISIBLE_TO_EVERYONE)
     return qs
@@ -239,10 +243,20 @@ def current_versions():
     return PlanVersion.objects.filter(status=PlanVersion.Status.PUBLISHED)
 
 
+def _published_version():
+    """Subquery rows: the published version of the plan of the outer row."""
+    return PlanVersion.objects.filter(plan=OuterRef("pk"), status=PlanVersion.Status.PUBLISHED)
+
+
+def _review_due():
+    """Whether the outer plan's published version is past its review date (as
+    PlanVersion.is_review_due says of one version)."""
+    overdue = _published_version().filter(next_review_due__lt=timezone.localdate())
+    return ExpressionWrapper(Exists(overdue), output_field=BooleanField())
+
+
 def plans_list():
     """Plans with their owner, audience and published version, and the review-due flag."""
-    today = timezone.localdate()
-    published = PlanVersion.objects.filter(plan=OuterRef("pk"), status=PlanVersion.Status.PUBLISHED)
     return (
         Plan.objects.select_related("owner")
         .prefetch_related(
@@ -253,12 +267,22 @@ def plans_list():
                 to_attr="versions_newest_first",
             ),
         )
-        .annotate(
-            review_due=ExpressionWrapper(
-                Exists(published.filter(next_review_due__lt=today)),
-                output_field=BooleanField(),
-            ),
-        )
+        .annotate(review_due=_review_due())
+    )
+
+
+def plans_with_progress(plans):
+    """Annotate `plans` with their published version (`current_number`, `current_id`), the
+    review-due flag (`is_review_due`), the audience's size and how many of it acknowledged
+    the published version: subqueries, no query per row."""
+    published = _published_version()
+    return plans.annotate(
+        current_number=Subquery(published.values("number")[:1]),
+        current_id=Subquery(published.values("pk")[:1]),
+        is_review_due=_review_due(),
+    ).annotate(
+        audience_size=Coalesce(_audience_count("pk"), 0),
+        acknowledged_count=Coalesce(_acknowledged_count("current_id", "pk"), 0),
     )
 
 
@@ -336,15 +360,29 @@ def acknowledgements_for(user):
     return qs
 
 
-def compliance_rows(version):
+class ComplianceState:
+    """Where an audience member stands with a version (the `state` of a compliance row)."""
+
+    ACKNOWLEDGED = "acknowledged"
+    OUTSTANDING = "outstanding"
+    OVERDUE = "overdue"
+
+
+def compliance_rows(version, *, now=None):
     """Every audience member with their signature of `version` (or None), by name. One query.
 
     Each row carries what 21 CFR 11.50 asks a signature to show beside the account's
     printed name: the name typed when signing, the time, the statement agreed to
-    (its meaning), the fingerprint signed, and where it was signed from.
+    (its meaning), the fingerprint signed, and where it was signed from; and its `state`:
+    acknowledged, or outstanding, or overdue once the version's acknowledgements are.
     """
     signature = FilteredRelation(
         "plan_acknowledgements", condition=Q(plan_acknowledgements__version=version)
+    )
+    unsigned = (
+        ComplianceState.OVERDUE
+        if version.acknowledgements_overdue(now)
+        else ComplianceState.OUTSTANDING
     )
     return (
         audience_users(version.plan)
@@ -357,6 +395,11 @@ def compliance_rows(version):
             signed_hash=F("signature__content_hash"),
             signed_ip_address=F("signature__ip_address"),
             signed_user_agent=F("signature__user_agent"),
+            state=Case(
+                When(signature__pk__isnull=False, then=Value(ComplianceState.ACKNOWLEDGED)),
+                default=Value(unsigned),
+                output_field=CharField(),
+            ),
         )
         .order_by("last_name", "first_name", "username", "pk")
     )
@@ -482,3 +525,14 @@ def version_diff(old, new):
         "change_summary": new.change_summary,
         "sections": sections,
     }
+
+
+def version_diff_html(old, new):
+    """`version_diff`, with each side of each section's heading and body as escaped HTML
+    (`old_heading_html`, `new_heading_html`, `old_html`, `new_html`) for a page to show."""
+    diff = version_diff(old, new)
+    for section in diff["sections"]:
+        for side in ("old", "new"):
+            section[f"{side}_heading_html"] = diff_html(section["heading_changes"], side)
+            section[f"{side}_html"] = diff_html(section["body_changes"], side)
+    return diff

@@ -91,7 +91,9 @@ def plan_update(*, plan, actor, audience=None, **fields):
         raise ImmutableRecord(
             "The code of a plan with submitted versions cannot change.", field="code"
         )
-    model_update(instance=plan, actor=actor, fields=fields, allowed=PLAN_FIELDS, reason="Plan edited")
+    model_update(
+        instance=plan, actor=actor, fields=fields, allowed=PLAN_FIELDS, reason="Plan edited"
+    )
     if audience is not None:
         plan.audience.set(audience)
     return plan
@@ -213,7 +215,9 @@ def version_submit(*, version, actor, comment=""):
     version.submitted_by, version.submitted_at = actor, timezone.now()
     version.approved_by = version.approved_at = None
     decision, reason = Review.Decision.SUBMITTED, "Submitted for review"
-    return _finish_step(version, step, actor=actor, decision=decision, comment=comment, reason=reason)
+    return _finish_step(
+        version, step, actor=actor, decision=decision, comment=comment, reason=reason
+    )
 
 
 @transaction.atomic
@@ -275,6 +279,20 @@ def version_publish(*, version, actor, comment=""):
         _address(request, version, actor=actor, now=now)
     enqueue_on_commit(send_publication_notices, version.pk)
     return version
+
+
+def version_step(*, version, actor, step, comment=""):
+    """Take the workflow step named `step` (a name of queries.STEPS), for a face that offers
+    the steps by name (the admin's buttons)."""
+    service = {
+        "submit": version_submit,
+        "approve": version_approve,
+        "request_changes": version_request_changes,
+        "publish": version_publish,
+    }.get(step)
+    if service is None:
+        raise InvalidInput("Unknown workflow step.", field="step")
+    return service(version=version, actor=actor, comment=comment)
 
 
 # Acknowledgements

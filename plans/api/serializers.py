@@ -28,7 +28,14 @@ class PlanSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Plan
-        fields = ("id", *PLAN_FIELDS, "current_version", "latest_version", "review_due", "created_at")
+        fields = (
+            "id",
+            *PLAN_FIELDS,
+            "current_version",
+            "latest_version",
+            "review_due",
+            "created_at",
+        )
         read_only_fields = fields
 
     def get_current_version(self, plan) -> VersionBriefSerializer(allow_null=True):

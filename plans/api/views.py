@@ -32,8 +32,12 @@ ACTION_PERMISSIONS = [permissions.IsAuthenticated, CanViewPlans]
 
 
 @extend_schema_view(
-    create=extend_schema(request=serializers.PlanWriteSerializer, responses={201: serializers.PlanSerializer}),
-    partial_update=extend_schema(request=serializers.PlanWriteSerializer, responses=serializers.PlanSerializer),
+    create=extend_schema(
+        request=serializers.PlanWriteSerializer, responses={201: serializers.PlanSerializer}
+    ),
+    partial_update=extend_schema(
+        request=serializers.PlanWriteSerializer, responses=serializers.PlanSerializer
+    ),
 )
 class PlanViewSet(ServiceViewSet):
     """Response plans with their current published version."""
@@ -55,7 +59,9 @@ class PlanViewSet(ServiceViewSet):
             return serializers.VersionListSerializer
         return super().get_serializer_class()
 
-    @extend_schema(methods=["GET"], responses=serializers.VersionListSerializer(many=True), filters=False)
+    @extend_schema(
+        methods=["GET"], responses=serializers.VersionListSerializer(many=True), filters=False
+    )
     @extend_schema(methods=["POST"], request=None, responses={201: serializers.VersionSerializer})
     @action(
         detail=True,
@@ -69,14 +75,18 @@ class PlanViewSet(ServiceViewSet):
         if request.method == "POST":
             version = services.version_create_draft(plan=plan, actor=request.user)
             version = queries.version_detail(request.user).get(pk=version.pk)
-            data = serializers.VersionSerializer(version, context=self.get_serializer_context()).data
+            data = serializers.VersionSerializer(
+                version, context=self.get_serializer_context()
+            ).data
             return Response(data, status=status.HTTP_201_CREATED)
         page = self.paginate_queryset(queries.versions_list(request.user, plan=plan))
         return self.get_paginated_response(serializers.VersionListSerializer(page, many=True).data)
 
 
 @extend_schema_view(
-    partial_update=extend_schema(request=serializers.VersionWriteSerializer, responses=serializers.VersionSerializer),
+    partial_update=extend_schema(
+        request=serializers.VersionWriteSerializer, responses=serializers.VersionSerializer
+    ),
 )
 class PlanVersionViewSet(ServiceViewSet):
     """Plan versions: read, edit a draft, the review workflow, acknowledgements, compliance, diffs."""
@@ -105,7 +115,9 @@ class PlanVersionViewSet(ServiceViewSet):
 
     @extend_schema(methods=["GET"], responses=serializers.SectionSerializer)
     @extend_schema(
-        methods=["PATCH"], request=serializers.SectionWriteSerializer, responses=serializers.SectionSerializer
+        methods=["PATCH"],
+        request=serializers.SectionWriteSerializer,
+        responses=serializers.SectionSerializer,
     )
     @action(
         detail=True,
@@ -163,7 +175,10 @@ class PlanVersionViewSet(ServiceViewSet):
 
     @extend_schema(
         request=serializers.AcknowledgeSerializer,
-        responses={201: serializers.AcknowledgementSerializer, 200: serializers.AcknowledgementSerializer},
+        responses={
+            201: serializers.AcknowledgementSerializer,
+            200: serializers.AcknowledgementSerializer,
+        },
     )
     @action(detail=True, methods=["post"], permission_classes=ACTION_PERMISSIONS)
     def acknowledge(self, request, pk=None):

@@ -117,9 +117,18 @@ def version_in(status, author, approver):
     """A version of a fresh plan brought to `status` through the services."""
     version = fill(draft_of(make_plan(author=author, code=f"T-{status}".replace("_", "-"))), author)
     steps = [
-        (PlanVersion.Status.IN_REVIEW, lambda: services.version_submit(version=version, actor=author)),
-        (PlanVersion.Status.APPROVED, lambda: services.version_approve(version=version, actor=approver)),
-        (PlanVersion.Status.PUBLISHED, lambda: services.version_publish(version=version, actor=approver)),
+        (
+            PlanVersion.Status.IN_REVIEW,
+            lambda: services.version_submit(version=version, actor=author),
+        ),
+        (
+            PlanVersion.Status.APPROVED,
+            lambda: services.version_approve(version=version, actor=approver),
+        ),
+        (
+            PlanVersion.Status.PUBLISHED,
+            lambda: services.version_publish(version=version, actor=approver),
+        ),
     ]
     for reached, step in steps:
         if version.status == status:
@@ -152,7 +161,10 @@ def raw_status_change(version, target):
         if version.published_at is None:
             assignments.append("published_at = %s")
             params.append(timezone.now())
-    raw(f"UPDATE plans_planversion SET {', '.join(assignments)} WHERE id = %s", [*params, version.pk])
+    raw(
+        f"UPDATE plans_planversion SET {', '.join(assignments)} WHERE id = %s",
+        [*params, version.pk],
+    )
 
 
 @pytest.mark.parametrize(("source", "target"), all_pairs(PlanVersion))
