@@ -127,14 +127,16 @@ def may_approve(user, version):
     return _step_open_to(user, version, STEPS["approve"]) and not had_a_hand_in(user, version)
 
 
+def may_take(user, version, step):
+    """Whether `user` may take the workflow `step` on `version` now."""
+    if step.name == "approve":
+        return may_approve(user, version)
+    return _step_open_to(user, version, step)
+
+
 def allowed_steps(user, version):
     """The steps of the review workflow `user` may take on `version` now, in workflow order."""
-    return [
-        step
-        for step in STEPS.values()
-        if _step_open_to(user, version, step)
-        and not (step.name == "approve" and had_a_hand_in(user, version))
-    ]
+    return [step for step in STEPS.values() if may_take(user, version, step)]
 
 
 def can_acknowledge(user, version, *, signed=None):

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from core.errors import (
     Conflict,
+    DomainError,
     ImmutableRecord,
     NotPermitted,
     SeparationOfDuties,
@@ -98,6 +99,27 @@ def test_every_transition_pair_is_allowed_or_refused(source, target, coordinator
             do_step(target, version, coordinator, approver)
         version.refresh_from_db()
         assert version.status == source
+
+
+class Rollback(Exception):
+    pass
+
+
+@pytest.mark.parametrize("status", S.values)
+def test_the_steps_offered_are_the_steps_the_services_take(status, coordinator, approver):
+    version = version_in(status, coordinator, approver)
+    for user in (coordinator, approver):
+        offered = {step.name for step in queries.allowed_steps(user, version)}
+        for name in queries.STEPS:
+            try:
+                with transaction.atomic():
+                    services.version_step(version=version, actor=user, step=name, comment="c")
+                    raise Rollback
+            except Rollback:
+                taken = True
+            except DomainError:
+                taken = False
+            assert taken == (name in offered), (status, user.username, name)
 
 
 def test_author_cannot_approve_own_version(coordinator):
