@@ -255,6 +255,31 @@ class ETagMixin:
         return with_etag(self.read_representation(instance), instance, status_code)
 
 
+class offered_with:
+    """A viewset method that exists only on viewsets declaring the service it calls.
+
+    DRF's router maps a method to an action (and the schema documents it) only where
+    `hasattr(viewset, action)`: a viewset without `create_service` has no `create`, so a POST
+    on its list answers 405 to everyone, as for any method an endpoint does not offer.
+    """
+
+    def __init__(self, service_attribute):
+        self.service_attribute = service_attribute
+
+    def __call__(self, function):
+        self.function = function
+        return self
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, instance, owner=None):
+        owner = owner or type(instance)
+        if getattr(owner, self.service_attribute, None) is None:
+            raise AttributeError(self.name)
+        return self.function if instance is None else self.function.__get__(instance, owner)
+
+
 class ServiceViewSet(
     AuditedViewMixin,
     HistoryMixin,
@@ -306,9 +331,8 @@ class ServiceViewSet(
             instance, data=data, partial=instance is not None, context=self.get_serializer_context()
         )
 
+    @offered_with("create_service")
     def create(self, request, *args, **kwargs):
-        if self.create_service is None:
-            self.http_method_not_allowed(request)
         serializer = self.write_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         instance = type(self).create_service(
@@ -316,10 +340,9 @@ class ServiceViewSet(
         )
         return self.respond(instance, status.HTTP_201_CREATED)
 
+    @offered_with("update_service")
     @transaction.atomic  # the If-Match check and the write see the same locked row
     def partial_update(self, request, *args, **kwargs):
-        if self.update_service is None:
-            self.http_method_not_allowed(request)
         instance = self.get_object_for_update()
         check_if_match(request, instance)
         serializer = self.write_serializer(data=request.data, instance=instance)

@@ -73,6 +73,14 @@ def _ack(version, user):
     )
 
 
+def _submitted_draft(plan, author, *, key, addition, summary, comment):
+    """The plan's next draft, with `addition` to the section `key`, submitted for review."""
+    version = services.version_create_draft(plan=plan, actor=author)
+    _edit(version, author, {key: BODIES[key] + addition})
+    services.version_update(version=version, actor=author, change_summary=summary)
+    return services.version_submit(version=version, actor=author, comment=comment)
+
+
 def load(stdout, actor=None, context=None):
     """Create the demo plans (idempotent: an existing plan is left as it is)."""
     users = (context or {}).get("core", {})
@@ -99,19 +107,14 @@ def load(stdout, actor=None, context=None):
     for name in ("alex", "jordan"):
         _ack(PlanVersion.objects.get(pk=v1.pk), users[name])
 
-    v2 = services.version_create_draft(plan=plan, actor=author)
-    _edit(
-        v2,
+    v2 = _submitted_draft(
+        plan,
         author,
-        {
-            "incident-reporting": BODIES["incident-reporting"] + " Use the self-service site or "
-            "the API; late reports are flagged."
-        },
+        key="incident-reporting",
+        addition=" Use the self-service site or the API; late reports are flagged.",
+        summary="Reporting: where to report, late reports flagged.",
+        comment="Clarifies reporting.",
     )
-    services.version_update(
-        version=v2, actor=author, change_summary="Reporting: where to report, late reports flagged."
-    )
-    services.version_submit(version=v2, actor=author, comment="Clarifies reporting.")
     services.version_approve(version=v2, actor=approver, comment="Approved.")
     services.version_publish(version=v2, actor=approver, comment="Publishing version 2.")
     v2.refresh_from_db()
@@ -125,19 +128,14 @@ def load(stdout, actor=None, context=None):
         details="During the last drill nobody knew who the level 2 contact was.",
         source="Quarterly drill",
     )
-    v3 = services.version_create_draft(plan=plan, actor=author)
-    _edit(
-        v3,
+    _submitted_draft(
+        plan,
         author,
-        {
-            "escalation-procedures": BODIES["escalation-procedures"] + "\n\nThe on-call rota "
-            "names the level 2 contact for each week."
-        },
+        key="escalation-procedures",
+        addition="\n\nThe on-call rota names the level 2 contact for each week.",
+        summary="Escalation: the on-call rota names level 2.",
+        comment="Ready for review.",
     )
-    services.version_update(
-        version=v3, actor=author, change_summary="Escalation: the on-call rota names level 2."
-    )
-    services.version_submit(version=v3, actor=author, comment="Ready for review.")
     stdout.write(
         f"  plans: {plan} (v1 superseded, v2 published with 3 acknowledgements, v3 in review)"
     )

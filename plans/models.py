@@ -4,6 +4,7 @@ import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -12,6 +13,13 @@ from core.errors import ImmutableRecord
 from core.history import AuditedHistoricalRecords
 from core.text import NormalisedTextModel
 from core.validators import safe_link
+
+# A plan's limits, the same in the admin, the API and the database (messages in words).
+REVIEW_INTERVAL_MONTHS = (1, 120)
+REVIEW_INTERVAL_TOO_SHORT = "The review interval must be at least one month."
+REVIEW_INTERVAL_TOO_LONG = "The review interval is at most 120 months (ten years)."
+MAX_ACKNOWLEDGEMENT_DAYS = 365
+TOO_MANY_ACKNOWLEDGEMENT_DAYS = "Staff have at most 365 days to acknowledge a version."
 
 
 class Plan(models.Model):
@@ -33,9 +41,18 @@ class Plan(models.Model):
         related_name="audience_plans",
         help_text="Members of these groups must acknowledge every published version.",
     )
-    review_interval_months = models.PositiveSmallIntegerField(default=12)
+    review_interval_months = models.PositiveSmallIntegerField(
+        default=12,
+        validators=[
+            MinValueValidator(REVIEW_INTERVAL_MONTHS[0], REVIEW_INTERVAL_TOO_SHORT),
+            MaxValueValidator(REVIEW_INTERVAL_MONTHS[1], REVIEW_INTERVAL_TOO_LONG),
+        ],
+        help_text="Months from publication to the next review (1 to 120).",
+    )
     acknowledgement_days = models.PositiveSmallIntegerField(
-        default=14, help_text="Days staff have to acknowledge a newly published version."
+        default=14,
+        validators=[MaxValueValidator(MAX_ACKNOWLEDGEMENT_DAYS, TOO_MANY_ACKNOWLEDGEMENT_DAYS)],
+        help_text="Days staff have to acknowledge a newly published version (0 to 365).",
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -45,14 +62,35 @@ class Plan(models.Model):
         ordering = ("code", "id")
         constraints = [
             models.CheckConstraint(
-                condition=Q(review_interval_months__gte=1),
+                condition=Q(review_interval_months__gte=REVIEW_INTERVAL_MONTHS[0]),
                 name="plan_review_interval_positive",
-                violation_error_message="The review interval must be at least one month.",
+                violation_error_message=REVIEW_INTERVAL_TOO_SHORT,
+            ),
+            models.CheckConstraint(
+                condition=Q(review_interval_months__lte=REVIEW_INTERVAL_MONTHS[1]),
+                name="plan_review_interval_at_most_ten_years",
+                violation_error_message=REVIEW_INTERVAL_TOO_LONG,
+            ),
+            models.CheckConstraint(
+                condition=Q(acknowledgement_days__lte=MAX_ACKNOWLEDGEMENT_DAYS),
+                name="plan_acknowledgement_days_at_most_a_year",
+                violation_error_message=TOO_MANY_ACKNOWLEDGEMENT_DAYS,
             ),
         ]
 
     def __str__(self):
         return f"{self.code} · {self.title}"
+
+
+def signer(related_name):
+    """Who signed a step of the review workflow (empty until the step is taken)."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name=related_name,
+    )
 
 
 class PlanVersion(NormalisedTextModel, models.Model):
@@ -91,29 +129,11 @@ class PlanVersion(NormalisedTextModel, models.Model):
     change_summary = models.TextField(blank=True)
     content_hash = models.CharField(max_length=64, null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
-    submitted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="submitted_plan_versions",
-    )
+    submitted_by = signer("submitted_plan_versions")
     submitted_at = models.DateTimeField(null=True, blank=True)
-    approved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="approved_plan_versions",
-    )
+    approved_by = signer("approved_plan_versions")
     approved_at = models.DateTimeField(null=True, blank=True)
-    published_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="published_plan_versions",
-    )
+    published_by = signer("published_plan_versions")
     published_at = models.DateTimeField(null=True, blank=True)
     effective_date = models.DateField(null=True, blank=True)
     next_review_due = models.DateField(null=True, blank=True)
@@ -169,6 +189,15 @@ class PlanVersion(NormalisedTextModel, models.Model):
     def is_draft(self):
         return self.status == self.Status.DRAFT
 
+    def is_review_due(self, today=None):
+        """Whether the published version is past its review date (the plans list asks the
+        same of each plan's published version: queries.plans_list)."""
+        return bool(
+            self.status == self.Status.PUBLISHED
+            and self.next_review_due
+            and self.next_review_due < (today or timezone.localdate())
+        )
+
     @property
     def acknowledge_by(self):
         """End of the grace period: outstanding acknowledgements are overdue after it."""
@@ -176,17 +205,17 @@ class PlanVersion(NormalisedTextModel, models.Model):
             return None
         return self.published_at + datetime.timedelta(days=self.plan.acknowledgement_days)
 
+    def grace_period_ended(self, now=None):
+        """Whether the time to acknowledge this version (`acknowledge_by`) is over."""
+        deadline = self.acknowledge_by
+        return deadline is not None and (now or timezone.now()) > deadline
+
     def acknowledgements_overdue(self, now=None):
         """The one definition of "overdue" for acknowledgements: every page, export, endpoint
         and reminder asks this. Outstanding acknowledgements of a version are overdue once it
         is the published version and its grace period has ended; a superseded version is owed
         by nobody."""
-        deadline = self.acknowledge_by
-        return (
-            self.status == self.Status.PUBLISHED
-            and deadline is not None
-            and (now or timezone.now()) > deadline
-        )
+        return self.status == self.Status.PUBLISHED and self.grace_period_ended(now)
 
     @property
     def acknowledgement_overdue(self):

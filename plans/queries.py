@@ -2,11 +2,14 @@
 
 import difflib
 import re
+from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db.models import (
     BooleanField,
+    Case,
+    CharField,
     Count,
     Exists,
     ExpressionWrapper,
@@ -19,6 +22,7 @@ from django.db.models import (
     Q,
     Subquery,
     Value,
+    When,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -27,12 +31,19 @@ from django.utils.safestring import mark_safe
 
 from core.history_diff import NO_MASK, Mask
 from core.text import normalise_newlines
+from core.workflow import may_become
 
 from .models import Acknowledgement, Plan, PlanChangeRequest, PlanVersion, Section
 
 User = get_user_model()
-S = PlanVersion.Status
-VISIBLE_TO_EVERYONE = (S.PUBLISHED, S.SUPERSEDED)
+VISIBLE_TO_EVERYONE = (PlanVersion.Status.PUBLISHED, PlanVersion.Status.SUPERSEDED)
+# Versions still being worked on: while one exists, no second draft may start, and their
+# pages list the plan's open change requests.
+WORK_IN_PROGRESS = (
+    PlanVersion.Status.DRAFT,
+    PlanVersion.Status.IN_REVIEW,
+    PlanVersion.Status.APPROVED,
+)
 
 
 def can_see_unpublished(user):
@@ -50,13 +61,95 @@ def had_a_hand_in(user, version):
     return version.editors.filter(pk=user.pk).exists()
 
 
+@dataclass(frozen=True)
+class Step:
+    """A step of the review workflow as people take it: the status it leads to (the model's
+    `pipeline` says from where), the permission it needs and the refusal without it."""
+
+    name: str
+    label: str
+    target: str
+    permission: str
+    refusal: str
+
+
+# Who may take each step of the review workflow: the one table the services enforce and the
+# admin buttons and the API offer (`allowed_steps`).
+STEPS = {
+    step.name: step
+    for step in (
+        Step(
+            "submit",
+            "Submit for review",
+            PlanVersion.Status.IN_REVIEW,
+            "plans.change_planversion",
+            "You may not submit plan versions.",
+        ),
+        Step(
+            "approve",
+            "Approve",
+            PlanVersion.Status.APPROVED,
+            "plans.approve_planversion",
+            "Approving needs the plan approver role.",
+        ),
+        Step(
+            "request_changes",
+            "Request changes",
+            PlanVersion.Status.DRAFT,
+            "plans.approve_planversion",
+            "Sending back needs the plan approver role.",
+        ),
+        Step(
+            "publish",
+            "Publish",
+            PlanVersion.Status.PUBLISHED,
+            "plans.publish_planversion",
+            "Publishing needs the plan approver role.",
+        ),
+    )
+}
+
+
+def _step_open_to(user, version, step):
+    """The table allows the step from the version's status and `user` holds its permission."""
+    return may_become(version, step.target) and user.has_perm(step.permission)
+
+
+def approval_barred(user, version):
+    """Whether separation of duties alone keeps `user` from approving `version` now: an
+    approver who created, edited or submitted it (the admin says why the button is missing)."""
+    return _step_open_to(user, version, STEPS["approve"]) and had_a_hand_in(user, version)
+
+
 def may_approve(user, version):
     """Whether `user` may approve `version` now: the one rule the services enforce and the
     pages ask before offering the button."""
+    return _step_open_to(user, version, STEPS["approve"]) and not had_a_hand_in(user, version)
+
+
+def may_take(user, version, step):
+    """Whether `user` may take the workflow `step` on `version` now."""
+    if step.name == "approve":
+        return may_approve(user, version)
+    return _step_open_to(user, version, step)
+
+
+def allowed_steps(user, version):
+    """The steps of the review workflow `user` may take on `version` now, in workflow order."""
+    return [step for step in STEPS.values() if may_take(user, version, step)]
+
+
+def can_acknowledge(user, version, *, signed=None):
+    """Whether `user` may sign `version` now: the published version, someone in its audience
+    holding the permission, not signed yet (`signed`: whether they have, when the caller
+    knows already). The service refuses each of these with its own reason."""
+    if signed is None:
+        signed = Acknowledgement.objects.filter(user=user, version=version).exists()
     return (
-        version.status == PlanVersion.Status.IN_REVIEW
-        and user.has_perm("plans.approve_planversion")
-        and not had_a_hand_in(user, version)
+        not signed
+        and version.status == PlanVersion.Status.PUBLISHED
+        and in_audience(user, version.plan)
+        and user.has_perm("plans.add_acknowledgement")
     )
 
 
@@ -74,9 +167,10 @@ def change_request_history_mask(user, change_request):
     return NO_MASK
 
 
-def visible_versions(user):
-    """Versions `user` may see: all for authors, approvers and compliance; published ones for staff."""
-    qs = PlanVersion.objects.all()
+def visible_versions(user, versions=None):
+    """Versions (of `versions`, default all) `user` may see: all for authors, approvers and
+    compliance; published and superseded ones for everyone else."""
+    qs = PlanVersion.objects.all() if versions is None else versions
     if not can_see_unpublished(user):
         qs = qs.filter(status__in=VISIBLE_TO_EVERYONE)
     return qs
@@ -148,13 +242,23 @@ def with_progress(versions):
 
 
 def current_versions():
-    return PlanVersion.objects.filter(status=S.PUBLISHED)
+    return PlanVersion.objects.filter(status=PlanVersion.Status.PUBLISHED)
+
+
+def _published_version():
+    """Subquery rows: the published version of the plan of the outer row."""
+    return PlanVersion.objects.filter(plan=OuterRef("pk"), status=PlanVersion.Status.PUBLISHED)
+
+
+def _review_due():
+    """Whether the outer plan's published version is past its review date (as
+    PlanVersion.is_review_due says of one version)."""
+    overdue = _published_version().filter(next_review_due__lt=timezone.localdate())
+    return ExpressionWrapper(Exists(overdue), output_field=BooleanField())
 
 
 def plans_list():
     """Plans with their owner, audience and published version, and the review-due flag."""
-    today = timezone.localdate()
-    published = PlanVersion.objects.filter(plan=OuterRef("pk"), status=S.PUBLISHED)
     return (
         Plan.objects.select_related("owner")
         .prefetch_related(
@@ -165,12 +269,22 @@ def plans_list():
                 to_attr="versions_newest_first",
             ),
         )
-        .annotate(
-            review_due=ExpressionWrapper(
-                Exists(published.filter(next_review_due__lt=today)),
-                output_field=BooleanField(),
-            ),
-        )
+        .annotate(review_due=_review_due())
+    )
+
+
+def plans_with_progress(plans):
+    """Annotate `plans` with their published version (`current_number`, `current_id`), the
+    review-due flag (`is_review_due`), the audience's size and how many of it acknowledged
+    the published version: subqueries, no query per row."""
+    published = _published_version()
+    return plans.annotate(
+        current_number=Subquery(published.values("number")[:1]),
+        current_id=Subquery(published.values("pk")[:1]),
+        is_review_due=_review_due(),
+    ).annotate(
+        audience_size=Coalesce(_audience_count("pk"), 0),
+        acknowledged_count=Coalesce(_acknowledged_count("current_id", "pk"), 0),
     )
 
 
@@ -216,7 +330,7 @@ def pending_acknowledgements(user):
         return PlanVersion.objects.none()
     Membership = User.groups.through
     return (
-        PlanVersion.objects.filter(status=S.PUBLISHED)
+        PlanVersion.objects.filter(status=PlanVersion.Status.PUBLISHED)
         .filter(
             Exists(
                 Membership.objects.filter(
@@ -230,6 +344,17 @@ def pending_acknowledgements(user):
     )
 
 
+def applicable_versions(user):
+    """The published versions of the plans whose audience includes `user`, by plan code."""
+    return (
+        PlanVersion.objects.filter(status=PlanVersion.Status.PUBLISHED)
+        .filter(plan__audience__user=user)
+        .select_related("plan")
+        .distinct()
+        .order_by("plan__code")
+    )
+
+
 def acknowledgements_for(user):
     qs = Acknowledgement.objects.select_related("user", "version", "version__plan")
     if not can_see_all_acknowledgements(user):
@@ -237,15 +362,29 @@ def acknowledgements_for(user):
     return qs
 
 
-def compliance_rows(version):
+class ComplianceState:
+    """Where an audience member stands with a version (the `state` of a compliance row)."""
+
+    ACKNOWLEDGED = "acknowledged"
+    OUTSTANDING = "outstanding"
+    OVERDUE = "overdue"
+
+
+def compliance_rows(version, *, now=None):
     """Every audience member with their signature of `version` (or None), by name. One query.
 
     Each row carries what 21 CFR 11.50 asks a signature to show beside the account's
     printed name: the name typed when signing, the time, the statement agreed to
-    (its meaning), the fingerprint signed, and where it was signed from.
+    (its meaning), the fingerprint signed, and where it was signed from; and its `state`:
+    acknowledged, or outstanding, or overdue once the version's acknowledgements are.
     """
     signature = FilteredRelation(
         "plan_acknowledgements", condition=Q(plan_acknowledgements__version=version)
+    )
+    unsigned = (
+        ComplianceState.OVERDUE
+        if version.acknowledgements_overdue(now)
+        else ComplianceState.OUTSTANDING
     )
     return (
         audience_users(version.plan)
@@ -258,6 +397,11 @@ def compliance_rows(version):
             signed_hash=F("signature__content_hash"),
             signed_ip_address=F("signature__ip_address"),
             signed_user_agent=F("signature__user_agent"),
+            state=Case(
+                When(signature__pk__isnull=False, then=Value(ComplianceState.ACKNOWLEDGED)),
+                default=Value(unsigned),
+                output_field=CharField(),
+            ),
         )
         .order_by("last_name", "first_name", "username", "pk")
     )
@@ -280,7 +424,7 @@ def compliance_summary(version, *, now=None):
         "outstanding": outstanding,
         "overdue": outstanding if is_overdue else 0,
         "overdue_since": version.acknowledge_by,
-        "grace_period_ended": version.acknowledge_by is not None and now > version.acknowledge_by,
+        "grace_period_ended": version.grace_period_ended(now),
     }
 
 
@@ -297,7 +441,7 @@ def outstanding_users(version):
 def outstanding_people():
     """Active people who owe at least one acknowledgement of a published version."""
     Membership = User.groups.through
-    owing = PlanVersion.objects.filter(status=S.PUBLISHED).filter(
+    owing = PlanVersion.objects.filter(status=PlanVersion.Status.PUBLISHED).filter(
         Exists(
             Membership.objects.filter(
                 user_id=OuterRef(OuterRef("pk")), group__audience_plans=OuterRef("plan_id")
@@ -383,3 +527,14 @@ def version_diff(old, new):
         "change_summary": new.change_summary,
         "sections": sections,
     }
+
+
+def version_diff_html(old, new):
+    """`version_diff`, with each side of each section's heading and body as escaped HTML
+    (`old_heading_html`, `new_heading_html`, `old_html`, `new_html`) for a page to show."""
+    diff = version_diff(old, new)
+    for section in diff["sections"]:
+        for side in ("old", "new"):
+            section[f"{side}_heading_html"] = diff_html(section["heading_changes"], side)
+            section[f"{side}_html"] = diff_html(section["body_changes"], side)
+    return diff

@@ -10,7 +10,7 @@ from core.http import client_ip
 
 from . import queries, services
 from .forms import AcknowledgementForm
-from .models import Acknowledgement, PlanVersion
+from .models import Acknowledgement
 from .rendering import render_markdown
 
 
@@ -18,23 +18,14 @@ from .rendering import render_markdown
 def pending(request):
     """The plans I must acknowledge, and the published plans that apply to me."""
     owed = list(queries.pending_acknowledgements(request.user))
-    mine = (
-        PlanVersion.objects.filter(status=PlanVersion.Status.PUBLISHED)
-        .filter(plan__audience__user=request.user)
-        .select_related("plan")
-        .distinct()
-        .order_by("plan__code")
-    )
+    mine = queries.applicable_versions(request.user)
     return render(request, "plans/pending.html", {"owed": owed, "applicable": mine})
 
 
 def _version_page(request, version, form=None, status=200):
     acknowledgement = Acknowledgement.objects.filter(user=request.user, version=version).first()
-    can_acknowledge = (
-        acknowledgement is None
-        and version.status == PlanVersion.Status.PUBLISHED
-        and queries.in_audience(request.user, version.plan)
-        and request.user.has_perm("plans.add_acknowledgement")
+    can_acknowledge = queries.can_acknowledge(
+        request.user, version, signed=acknowledgement is not None
     )
     if can_acknowledge and form is None:
         form = AcknowledgementForm(

@@ -6,8 +6,9 @@ from rest_framework import serializers
 
 from core.api import SafeLinkField
 
+from .. import models, queries
 from ..models import Acknowledgement, Plan, PlanChangeRequest, PlanVersion, Review, Section
-from ..queries import VISIBLE_TO_EVERYONE
+from ..services import PLAN_FIELDS
 
 User = get_user_model()
 
@@ -29,15 +30,7 @@ class PlanSerializer(serializers.ModelSerializer):
         model = Plan
         fields = (
             "id",
-            "code",
-            "title",
-            "purpose",
-            "scope",
-            "objectives",
-            "owner",
-            "audience",
-            "review_interval_months",
-            "acknowledgement_days",
+            *PLAN_FIELDS,
             "current_version",
             "latest_version",
             "review_due",
@@ -46,21 +39,22 @@ class PlanSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_current_version(self, plan) -> VersionBriefSerializer(allow_null=True):
-        versions = getattr(plan, "versions_newest_first", None)
-        if versions is None:
-            versions = list(plan.versions.order_by("-number"))
-        published = [v for v in versions if v.status == PlanVersion.Status.PUBLISHED]
+        published = [v for v in _newest_first(plan) if v.status == PlanVersion.Status.PUBLISHED]
         return VersionBriefSerializer(published[0]).data if published else None
 
     def get_latest_version(self, plan) -> VersionBriefSerializer(allow_null=True):
         """The newest version (a draft or one in review while a new text is prepared)."""
-        latest = getattr(plan, "versions_newest_first", None)
-        if latest is None:
-            latest = list(plan.versions.order_by("-number"))
+        latest = _newest_first(plan)
         request = self.context.get("request")
-        if request is not None and not request.user.has_perm("plans.view_unpublished_planversion"):
-            latest = [v for v in latest if v.status in VISIBLE_TO_EVERYONE]
+        if request is not None and not queries.can_see_unpublished(request.user):
+            latest = [v for v in latest if v.status in queries.VISIBLE_TO_EVERYONE]
         return VersionBriefSerializer(latest[0]).data if latest else None
+
+
+def _newest_first(plan):
+    """The plan's versions, newest first (prefetched by queries.plans_list)."""
+    versions = getattr(plan, "versions_newest_first", None)
+    return list(plan.versions.order_by("-number")) if versions is None else versions
 
 
 class PlanWriteSerializer(serializers.ModelSerializer):
@@ -70,22 +64,26 @@ class PlanWriteSerializer(serializers.ModelSerializer):
     owner = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.filter(is_active=True), required=False
     )
-    review_interval_months = serializers.IntegerField(min_value=1, max_value=120, required=False)
-    acknowledgement_days = serializers.IntegerField(min_value=0, max_value=365, required=False)
+    # The limits and their words are the model's (validators and constraints of Plan).
+    review_interval_months = serializers.IntegerField(
+        required=False,
+        min_value=models.REVIEW_INTERVAL_MONTHS[0],
+        max_value=models.REVIEW_INTERVAL_MONTHS[1],
+        error_messages={
+            "min_value": models.REVIEW_INTERVAL_TOO_SHORT,
+            "max_value": models.REVIEW_INTERVAL_TOO_LONG,
+        },
+    )
+    acknowledgement_days = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=models.MAX_ACKNOWLEDGEMENT_DAYS,
+        error_messages={"max_value": models.TOO_MANY_ACKNOWLEDGEMENT_DAYS},
+    )
 
     class Meta:
         model = Plan
-        fields = (
-            "code",
-            "title",
-            "purpose",
-            "scope",
-            "objectives",
-            "owner",
-            "audience",
-            "review_interval_months",
-            "acknowledgement_days",
-        )
+        fields = PLAN_FIELDS
 
 
 class SectionSerializer(serializers.ModelSerializer):
@@ -163,6 +161,7 @@ class VersionSerializer(VersionListSerializer):
     open_change_requests = serializers.SerializerMethodField()
     statement = serializers.CharField(read_only=True)
     acknowledge_by = serializers.DateTimeField(read_only=True, allow_null=True)
+    allowed_steps = serializers.SerializerMethodField()
 
     class Meta(VersionListSerializer.Meta):
         fields = VersionListSerializer.Meta.fields + (
@@ -174,27 +173,36 @@ class VersionSerializer(VersionListSerializer):
             "sections",
             "reviews",
             "open_change_requests",
+            "allowed_steps",
         )
         read_only_fields = fields
 
     def get_open_change_requests(self, version) -> ChangeRequestSerializer(many=True):
         """Open requests to change the plan, listed on the version being prepared."""
-        if version.status not in (
-            PlanVersion.Status.DRAFT,
-            PlanVersion.Status.IN_REVIEW,
-            PlanVersion.Status.APPROVED,
-        ):
+        if version.status not in queries.WORK_IN_PROGRESS:
             return []
         requests = getattr(version, "open_requests", None)
         if requests is None:
-            from ..queries import open_change_requests
-
-            requests = open_change_requests(version.plan)
+            requests = queries.open_change_requests(version.plan)
         return ChangeRequestSerializer(requests, many=True).data
+
+    def get_allowed_steps(self, version) -> list[str]:
+        """The workflow steps the requesting user may take now (`submit`, `approve`,
+        `request_changes`, `publish`: each is a POST to the action of that name)."""
+        request = self.context.get("request")
+        if request is None:
+            return []
+        return [step.name for step in queries.allowed_steps(request.user, version)]
 
 
 class VersionWriteSerializer(serializers.Serializer):
     change_summary = serializers.CharField(allow_blank=True, trim_whitespace=False)
+
+    def validate(self, attrs):
+        # A PATCH is partial, but this is its one field.
+        if "change_summary" not in attrs:
+            raise serializers.ValidationError({"change_summary": ["This field is required."]})
+        return attrs
 
 
 class CommentSerializer(serializers.Serializer):

@@ -4,27 +4,20 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, permissions, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import permissions, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 
-from core.api import (
-    AuditedViewMixin,
-    ETagMixin,
-    HistoryMixin,
-    ModelPermissions,
-    check_if_match,
-    with_etag,
-)
+from core.api import ServiceViewSet, check_if_match, with_etag
 from core.http import client_ip
 from core.parsing import parse_id
 
 from .. import queries, services
 from ..models import Acknowledgement, PlanChangeRequest, PlanVersion, Review, Section
-from . import serializers as s
+from . import serializers
 from .filters import AcknowledgementFilter, PlanFilter, VersionFilter
 
 
@@ -38,54 +31,38 @@ class CanViewPlans(permissions.BasePermission):
 ACTION_PERMISSIONS = [permissions.IsAuthenticated, CanViewPlans]
 
 
-class PlanViewSet(
-    AuditedViewMixin,
-    HistoryMixin,
-    ETagMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    viewsets.GenericViewSet,
-):
+@extend_schema_view(
+    create=extend_schema(
+        request=serializers.PlanWriteSerializer, responses={201: serializers.PlanSerializer}
+    ),
+    partial_update=extend_schema(
+        request=serializers.PlanWriteSerializer, responses=serializers.PlanSerializer
+    ),
+)
+class PlanViewSet(ServiceViewSet):
     """Response plans with their current published version."""
 
-    permission_classes = [permissions.IsAuthenticated, ModelPermissions]
+    serializer_class = serializers.PlanSerializer
+    write_serializer_class = serializers.PlanWriteSerializer
+    create_service = services.plan_create
+    update_service = services.plan_update
     filterset_class = PlanFilter
     search_fields = ("code", "title")
     ordering_fields = ("code", "title", "created_at")
     ordering = ("code",)
-    http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
         return queries.plans_list()
 
     def get_serializer_class(self):
         if self.action == "versions":
-            return s.VersionListSerializer
-        return s.PlanSerializer
+            return serializers.VersionListSerializer
+        return super().get_serializer_class()
 
-    def _read(self, plan):
-        plan = self.get_queryset().get(pk=plan.pk)
-        return s.PlanSerializer(plan, context=self.get_serializer_context()).data
-
-    @extend_schema(request=s.PlanWriteSerializer, responses={201: s.PlanSerializer})
-    def create(self, request, *args, **kwargs):
-        serializer = s.PlanWriteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        plan = services.plan_create(actor=request.user, **serializer.validated_data)
-        return with_etag(self._read(plan), plan, status.HTTP_201_CREATED)
-
-    @extend_schema(request=s.PlanWriteSerializer, responses=s.PlanSerializer)
-    @transaction.atomic  # the If-Match check and the write see the same locked row
-    def partial_update(self, request, *args, **kwargs):
-        plan = self.get_object_for_update()
-        check_if_match(request, plan)
-        serializer = s.PlanWriteSerializer(plan, data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        plan = services.plan_update(plan=plan, actor=request.user, **serializer.validated_data)
-        return with_etag(self._read(plan), plan)
-
-    @extend_schema(methods=["GET"], responses=s.VersionListSerializer(many=True), filters=False)
-    @extend_schema(methods=["POST"], request=None, responses={201: s.VersionSerializer})
+    @extend_schema(
+        methods=["GET"], responses=serializers.VersionListSerializer(many=True), filters=False
+    )
+    @extend_schema(methods=["POST"], request=None, responses={201: serializers.VersionSerializer})
     @action(
         detail=True,
         methods=["get", "post"],
@@ -97,26 +74,30 @@ class PlanViewSet(
         plan = self.get_object()
         if request.method == "POST":
             version = services.version_create_draft(plan=plan, actor=request.user)
-            data = s.VersionSerializer(queries.version_detail(request.user).get(pk=version.pk)).data
+            version = queries.version_detail(request.user).get(pk=version.pk)
+            data = serializers.VersionSerializer(
+                version, context=self.get_serializer_context()
+            ).data
             return Response(data, status=status.HTTP_201_CREATED)
         page = self.paginate_queryset(queries.versions_list(request.user, plan=plan))
-        return self.get_paginated_response(s.VersionListSerializer(page, many=True).data)
+        return self.get_paginated_response(serializers.VersionListSerializer(page, many=True).data)
 
 
-class PlanVersionViewSet(
-    AuditedViewMixin,
-    HistoryMixin,
-    ETagMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    viewsets.GenericViewSet,
-):
+@extend_schema_view(
+    partial_update=extend_schema(
+        request=serializers.VersionWriteSerializer, responses=serializers.VersionSerializer
+    ),
+)
+class PlanVersionViewSet(ServiceViewSet):
     """Plan versions: read, edit a draft, the review workflow, acknowledgements, compliance, diffs."""
 
-    permission_classes = [permissions.IsAuthenticated, ModelPermissions]
+    serializer_class = serializers.VersionSerializer
+    list_serializer_class = serializers.VersionListSerializer
+    write_serializer_class = serializers.VersionWriteSerializer
+    update_service = services.version_update
+    service_object = "version"
     filterset_class = VersionFilter
     ordering_fields = ("number", "published_at")
-    http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
         if self.action == "list":
@@ -129,27 +110,14 @@ class PlanVersionViewSet(
         # The browsable API builds each action's form from this: a section's PATCH form must
         # be the section's fields, not the version's (it rendered a Section as a version: 500).
         if self.action == "section":
-            return s.SectionWriteSerializer
-        return s.VersionListSerializer if self.action == "list" else s.VersionSerializer
+            return serializers.SectionWriteSerializer
+        return super().get_serializer_class()
 
-    def _read(self, version):
-        return s.VersionSerializer(self.get_queryset().get(pk=version.pk)).data
-
-    @extend_schema(request=s.VersionWriteSerializer, responses=s.VersionSerializer)
-    @transaction.atomic  # the If-Match check and the write see the same locked row
-    def partial_update(self, request, *args, **kwargs):
-        version = self.get_object_for_update()
-        check_if_match(request, version)
-        serializer = s.VersionWriteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        version = services.version_update(
-            version=version, actor=request.user, **serializer.validated_data
-        )
-        return with_etag(self._read(version), version)
-
-    @extend_schema(methods=["GET"], responses=s.SectionSerializer)
+    @extend_schema(methods=["GET"], responses=serializers.SectionSerializer)
     @extend_schema(
-        methods=["PATCH"], request=s.SectionWriteSerializer, responses=s.SectionSerializer
+        methods=["PATCH"],
+        request=serializers.SectionWriteSerializer,
+        responses=serializers.SectionSerializer,
     )
     @action(
         detail=True,
@@ -166,31 +134,31 @@ class PlanVersionViewSet(
             with transaction.atomic():  # the If-Match check and the write see the same locked row
                 section = Section.objects.select_for_update().get(pk=section.pk)
                 check_if_match(request, section)
-                serializer = s.SectionWriteSerializer(data=request.data)
+                serializer = serializers.SectionWriteSerializer(data=request.data)
                 serializer.is_valid(raise_exception=True)
                 section = services.section_update(
                     section=section, actor=request.user, **serializer.validated_data
                 )
-        return with_etag(s.SectionSerializer(section).data, section)
+        return with_etag(serializers.SectionSerializer(section).data, section)
 
     def _step(self, request, service):
         version = self.get_object()
-        serializer = s.CommentSerializer(data=request.data)
+        serializer = serializers.CommentSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         service(version=version, actor=request.user, comment=serializer.validated_data["comment"])
-        return with_etag(self._read(version), version)
+        return self.respond(version)
 
-    @extend_schema(request=s.CommentSerializer, responses=s.VersionSerializer)
+    @extend_schema(request=serializers.CommentSerializer, responses=serializers.VersionSerializer)
     @action(detail=True, methods=["post"], permission_classes=ACTION_PERMISSIONS)
     def submit(self, request, pk=None):
         return self._step(request, services.version_submit)
 
-    @extend_schema(request=s.CommentSerializer, responses=s.VersionSerializer)
+    @extend_schema(request=serializers.CommentSerializer, responses=serializers.VersionSerializer)
     @action(detail=True, methods=["post"], permission_classes=ACTION_PERMISSIONS)
     def approve(self, request, pk=None):
         return self._step(request, services.version_approve)
 
-    @extend_schema(request=s.CommentSerializer, responses=s.VersionSerializer)
+    @extend_schema(request=serializers.CommentSerializer, responses=serializers.VersionSerializer)
     @action(
         detail=True,
         methods=["post"],
@@ -200,20 +168,23 @@ class PlanVersionViewSet(
     def request_changes(self, request, pk=None):
         return self._step(request, services.version_request_changes)
 
-    @extend_schema(request=s.CommentSerializer, responses=s.VersionSerializer)
+    @extend_schema(request=serializers.CommentSerializer, responses=serializers.VersionSerializer)
     @action(detail=True, methods=["post"], permission_classes=ACTION_PERMISSIONS)
     def publish(self, request, pk=None):
         return self._step(request, services.version_publish)
 
     @extend_schema(
-        request=s.AcknowledgeSerializer,
-        responses={201: s.AcknowledgementSerializer, 200: s.AcknowledgementSerializer},
+        request=serializers.AcknowledgeSerializer,
+        responses={
+            201: serializers.AcknowledgementSerializer,
+            200: serializers.AcknowledgementSerializer,
+        },
     )
     @action(detail=True, methods=["post"], permission_classes=ACTION_PERMISSIONS)
     def acknowledge(self, request, pk=None):
         """Acknowledge the published version as the requesting user (201 first time, 200 after)."""
         version = self.get_object()
-        serializer = s.AcknowledgeSerializer(data=request.data)
+        serializer = serializers.AcknowledgeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         acknowledgement, created = services.acknowledgement_create(
             version=version,
@@ -223,11 +194,11 @@ class PlanVersionViewSet(
             **serializer.validated_data,
         )
         return Response(
-            s.AcknowledgementSerializer(acknowledgement).data,
+            serializers.AcknowledgementSerializer(acknowledgement).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
-    @extend_schema(responses=s.ComplianceSerializer, filters=False)
+    @extend_schema(responses=serializers.ComplianceSerializer, filters=False)
     @action(detail=True, methods=["get"], permission_classes=ACTION_PERMISSIONS, filter_backends=[])
     def compliance(self, request, pk=None):
         """Who in the audience acknowledged this version; compliance and coordinators only."""
@@ -268,17 +239,10 @@ class PlanVersionViewSet(
         return Response(queries.version_diff(other, version))
 
 
-class AcknowledgementViewSet(
-    AuditedViewMixin,
-    HistoryMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    viewsets.GenericViewSet,
-):
+class AcknowledgementViewSet(ServiceViewSet):
     """Acknowledgements: one's own for staff, everyone's for compliance and coordinators."""
 
-    permission_classes = [permissions.IsAuthenticated, ModelPermissions]
-    serializer_class = s.AcknowledgementSerializer
+    serializer_class = serializers.AcknowledgementSerializer
     filterset_class = AcknowledgementFilter
     ordering_fields = ("acknowledged_at",)
 
@@ -288,20 +252,10 @@ class AcknowledgementViewSet(
         return queries.acknowledgements_for(self.request.user)
 
 
-class PlanChangeRequestViewSet(
-    AuditedViewMixin,
-    HistoryMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    viewsets.GenericViewSet,
-):
+class PlanChangeRequestViewSet(ServiceViewSet):
     """Requests to change a plan (raised by reviews and exercises), read-only here."""
 
-    def history_mask(self, instance):
-        return queries.change_request_history_mask(self.request.user, instance)
-
-    permission_classes = [permissions.IsAuthenticated, ModelPermissions]
-    serializer_class = s.ChangeRequestListSerializer
+    serializer_class = serializers.ChangeRequestListSerializer
     filterset_fields = ("plan", "status")
     search_fields = ("summary", "details", "source")
     ordering_fields = ("created_at",)
@@ -311,11 +265,14 @@ class PlanChangeRequestViewSet(
             "-created_at", "-id"
         )
 
+    def history_mask(self, instance):
+        return queries.change_request_history_mask(self.request.user, instance)
+
 
 class PendingAcknowledgementsView(ListAPIView):
     """Published versions the requesting user still has to acknowledge."""
 
-    serializer_class = s.PendingSerializer
+    serializer_class = serializers.PendingSerializer
     filter_backends = []
 
     def get_queryset(self):

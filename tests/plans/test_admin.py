@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from plans import services
+from plans import notices, services
 from plans.models import Plan, PlanVersion
 from tests import factories
 from tests.plans.factories import draft_of, fill, make_plan, published_plan
@@ -312,10 +312,8 @@ def test_evidence_changelists_cost_the_same_at_5_and_50_plans(client, superuser,
         for i in range(size - (0 if not counts else 5)):
             plan, version, author, _ = published_plan(code=f"E{size}-{i}", approver=approver)
             services.change_request_create(plan=plan, actor=author, summary=f"r{i}")
-            services.notice_record(
-                user=author, version=version, kind="published", actor=author, send=lambda: None
-            )
-            services.reminder_send(user=author, actor=author, versions=[version], send=lambda: None)
+            notices.notice_record(user=author, version=version, actor=author)
+            notices.reminder_send(user=author, actor=author, versions=[version])
         counts.append(_changelist_queries(client, superuser, reverse(url_name)))
     assert counts[0] == counts[1]
 

@@ -6,11 +6,13 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 
 from core.errors import ImmutableRecord
+from core.workflow import all_pairs, all_steps
 from plans import services
 from plans.models import Acknowledgement, PlanVersion, Section
-from tests.plans.factories import draft_of, fill, make_plan, published_plan
+from tests.plans.factories import draft_of, fill, make_plan, publish, published_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -109,6 +111,78 @@ def test_frozen_version_keeps_its_fingerprint_and_follows_the_workflow(submitted
         raw("DELETE FROM plans_planversion WHERE id = %s", [submitted.pk])
     with refused(), transaction.atomic():
         PlanVersion.objects.filter(pk=submitted.pk).update(number=7)
+
+
+def version_in(status, author, approver):
+    """A version of a fresh plan brought to `status` through the services."""
+    version = fill(draft_of(make_plan(author=author, code=f"T-{status}".replace("_", "-"))), author)
+    steps = [
+        (
+            PlanVersion.Status.IN_REVIEW,
+            lambda: services.version_submit(version=version, actor=author),
+        ),
+        (
+            PlanVersion.Status.APPROVED,
+            lambda: services.version_approve(version=version, actor=approver),
+        ),
+        (
+            PlanVersion.Status.PUBLISHED,
+            lambda: services.version_publish(version=version, actor=approver),
+        ),
+    ]
+    for reached, step in steps:
+        if version.status == status:
+            break
+        step()
+        version.refresh_from_db()
+        assert version.status == reached
+    if status == PlanVersion.Status.SUPERSEDED:
+        newer = services.version_create_draft(plan=version.plan, actor=author)
+        publish(fill(newer, author, text="Newer"), author=author, approver=approver)
+        version.refresh_from_db()
+        # The newer one takes the allowed step on too, so that the plan has no published
+        # version and only the workflow stands between this one and being published again.
+        raw_status_change(newer, PlanVersion.Status.SUPERSEDED)
+    assert version.status == status
+    return version
+
+
+def raw_status_change(version, target):
+    """UPDATE the status by raw SQL, with what the table's other guards ask of a row in
+    `target` (a fingerprint outside draft only, a publication time once published), so that
+    only the workflow guard has a reason to refuse."""
+    assignments, params = ["status = %s"], [target]
+    if target == PlanVersion.Status.DRAFT:
+        assignments.append("content_hash = NULL")
+    elif version.content_hash is None:
+        assignments.append("content_hash = %s")
+        params.append("a" * 64)
+    if target in (PlanVersion.Status.PUBLISHED, PlanVersion.Status.SUPERSEDED):
+        if version.published_at is None:
+            assignments.append("published_at = %s")
+            params.append(timezone.now())
+    raw(
+        f"UPDATE plans_planversion SET {', '.join(assignments)} WHERE id = %s",
+        [*params, version.pk],
+    )
+
+
+@pytest.mark.parametrize(("source", "target"), all_pairs(PlanVersion))
+def test_the_database_guard_of_version_statuses_agrees_with_the_pipeline(
+    source, target, coordinator, approver
+):
+    """On SQLite and PostgreSQL alike: every step PlanVersion.pipeline allows passes the
+    trigger, every other change of status is refused by it."""
+    version = version_in(source, coordinator, approver)
+    if (source, target) in all_steps(PlanVersion):
+        raw_status_change(version, target)
+        version.refresh_from_db()
+        assert version.status == target
+    else:
+        with pytest.raises(DatabaseError, match="follows the workflow"):
+            raw_status_change(version, target)
+        version.refresh_from_db()
+        assert version.status == source
 
 
 def test_model_refuses_to_change_or_delete_an_acknowledgement(acknowledgement):

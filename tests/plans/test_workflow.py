@@ -9,11 +9,13 @@ from django.utils import timezone
 
 from core.errors import (
     Conflict,
+    DomainError,
     ImmutableRecord,
     NotPermitted,
     SeparationOfDuties,
     TransitionNotAllowed,
 )
+from core.workflow import all_steps
 from plans import queries, services
 from plans.models import PlanChangeRequest, PlanVersion, Review
 from tests import factories
@@ -65,7 +67,7 @@ def do_step(target, version, author, approver):
         return version
 
 
-ALLOWED = {(a, b) for a, targets in services.TRANSITIONS.items() for b in targets}
+ALLOWED = all_steps(PlanVersion)
 PAIRS = [(a, b) for a, b in itertools.product(S.values, S.values) if a != b]
 
 
@@ -97,6 +99,27 @@ def test_every_transition_pair_is_allowed_or_refused(source, target, coordinator
             do_step(target, version, coordinator, approver)
         version.refresh_from_db()
         assert version.status == source
+
+
+class Rollback(Exception):
+    pass
+
+
+@pytest.mark.parametrize("status", S.values)
+def test_the_steps_offered_are_the_steps_the_services_take(status, coordinator, approver):
+    version = version_in(status, coordinator, approver)
+    for user in (coordinator, approver):
+        offered = {step.name for step in queries.allowed_steps(user, version)}
+        for name in queries.STEPS:
+            try:
+                with transaction.atomic():
+                    services.version_step(version=version, actor=user, step=name, comment="c")
+                    raise Rollback
+            except Rollback:
+                taken = True
+            except DomainError:
+                taken = False
+            assert taken == (name in offered), (status, user.username, name)
 
 
 def test_author_cannot_approve_own_version(coordinator):

@@ -5,22 +5,7 @@ from django.core.management.base import BaseCommand
 
 from core.database import retry_when_busy
 from core.history import acting_as, resolve_actor
-from core.mail import send_message
-from plans import queries, services
-from plans.tasks import acknowledge_url
-
-
-def reminder_email(user, versions):
-    lines = [
-        f"- {v.plan.title} version {v.number} (due {v.acknowledge_by:%d %B %Y}): {acknowledge_url(v)}"
-        for v in versions
-    ]
-    subject = "Reminder: plans waiting for your acknowledgement"
-    body = (
-        f"Hello {user.get_full_name() or user.get_username()},\n\n"
-        "You still have to read and acknowledge:\n\n" + "\n".join(lines) + "\n"
-    )
-    return subject, body
+from plans import notices, queries
 
 
 class Command(BaseCommand):
@@ -42,12 +27,7 @@ class Command(BaseCommand):
                 versions = list(queries.pending_acknowledgements(person))
                 if not versions:
                     continue
-                subject, body = reminder_email(person, versions)
-
-                def send(person=person, subject=subject, body=body):
-                    send_message(subject=subject, body=body, recipients=[person.email])
-
-                if services.reminder_send(user=person, actor=actor, versions=versions, send=send):
+                if notices.reminder_send(user=person, actor=actor, versions=versions):
                     sent += 1
                 else:
                     skipped += 1

@@ -1,0 +1,68 @@
+"""Admin of the evidence of plans: acknowledgements, reviews, sections, notices and clocks.
+
+Visible to those allowed to see them, never added, changed or deleted here.
+"""
+
+from django.contrib import admin
+
+from core.admin import ReadOnlyAdmin
+
+from .. import queries
+from ..models import Acknowledgement, AcknowledgementNotice, ReminderClock, Review, Section
+
+
+@admin.register(Acknowledgement)
+class AcknowledgementAdmin(ReadOnlyAdmin):
+    list_display = ("user", "version", "acknowledged_at", "full_name", "content_hash")
+    list_select_related = ("user", "version", "version__plan")
+    list_filter = ("version__plan",)
+    search_fields = ("user__username", "full_name", "user__last_name")
+    raw_id_fields = ("user", "version")
+    ordering = ("-acknowledged_at", "-id")
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if not queries.can_see_all_acknowledgements(request.user):
+            qs = qs.filter(user=request.user)
+        return qs
+
+
+@admin.register(Review)
+class ReviewAdmin(ReadOnlyAdmin):
+    list_display = ("version", "decision", "reviewer", "created_at", "comment")
+    list_select_related = ("version", "version__plan", "reviewer")
+    list_filter = ("decision",)
+    ordering = ("-created_at", "-id")
+
+
+@admin.register(Section)
+class SectionAdmin(ReadOnlyAdmin):
+    """Sections are edited inline on their version; here for their own history pages."""
+
+    list_display = ("heading", "key", "version")
+    list_select_related = ("version", "version__plan")
+    search_fields = ("heading", "body")
+    ordering = ("version", "order")
+
+    def get_model_perms(self, request):
+        return {}  # not listed on the admin index
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        return qs.filter(version__in=queries.visible_versions(request.user))
+
+
+@admin.register(AcknowledgementNotice)
+class AcknowledgementNoticeAdmin(ReadOnlyAdmin):
+    list_display = ("user", "version", "kind", "sent_at")
+    list_select_related = ("user", "version", "version__plan")
+    list_filter = ("kind",)
+    raw_id_fields = ("user", "version")
+    ordering = ("-sent_at", "-id")
+
+
+@admin.register(ReminderClock)
+class ReminderClockAdmin(ReadOnlyAdmin):
+    list_display = ("user", "last_sent_at")
+    list_select_related = ("user",)
+    ordering = ("-last_sent_at", "id")
