@@ -7,66 +7,50 @@ class DomainError(Exception):
     http_status = 400
     code = "invalid"
 
+    def __init_subclass__(cls, *, http_status=None, code=None, **kwargs):
+        """Let each error declare its API answer on its class line."""
+        super().__init_subclass__(**kwargs)
+        if http_status is not None:
+            cls.http_status = http_status
+        if code is not None:
+            cls.code = code
+
     def __init__(self, message="", *, field=None):
         super().__init__(message or self.__doc__)
         self.message = message or (self.__doc__ or "").strip()
         self.field = field
 
 
-class TransitionNotAllowed(DomainError):
+class TransitionNotAllowed(DomainError, http_status=409, code="transition_not_allowed"):
     """This change is not allowed from the current status."""
 
-    http_status = 409
-    code = "transition_not_allowed"
 
-
-class Conflict(DomainError):
+class Conflict(DomainError, http_status=409, code="conflict"):
     """The request conflicts with the current state of the record."""
 
-    http_status = 409
-    code = "conflict"
 
-
-class ImmutableRecord(DomainError):
+class ImmutableRecord(DomainError, http_status=409, code="immutable"):
     """This record can no longer be changed."""
 
-    http_status = 409
-    code = "immutable"
 
-
-class SeparationOfDuties(DomainError):
+class SeparationOfDuties(DomainError, http_status=403, code="separation_of_duties"):
     """You may not approve work you created, edited or submitted."""
 
-    http_status = 403
-    code = "separation_of_duties"
 
-
-class FingerprintMismatch(DomainError):
+class FingerprintMismatch(DomainError, http_status=409, code="fingerprint_mismatch"):
     """The content fingerprint does not match the current text."""
 
-    http_status = 409
-    code = "fingerprint_mismatch"
 
-
-class StaleEdit(DomainError):
+class StaleEdit(DomainError, http_status=412, code="stale_edit"):
     """The record changed since you read it."""
 
-    http_status = 412
-    code = "stale_edit"
 
-
-class NotPermitted(DomainError):
+class NotPermitted(DomainError, http_status=403, code="permission_denied"):
     """You do not have permission to do this."""
 
-    http_status = 403
-    code = "permission_denied"
 
-
-class InvalidInput(DomainError):
+class InvalidInput(DomainError, http_status=400, code="invalid"):
     """The input is not valid."""
-
-    http_status = 400
-    code = "invalid"
 
 
 def add_to_form(form, exc):
