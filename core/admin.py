@@ -304,9 +304,8 @@ class ServiceAdmin(AuditedAdmin):
             return redirect(request.get_full_path())
 
 
-class ReadOnlyAdmin(AuditedAdmin):
-    """Rows written only by services elsewhere (notices, clocks, outbox, custody): shown, never
-    added, changed or deleted from the admin."""
+class NoWrites:
+    """Offers no add, change or delete: the rows are written only by services elsewhere."""
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -318,20 +317,16 @@ class ReadOnlyAdmin(AuditedAdmin):
         return False
 
 
-class ReadOnlyInline:
+class ReadOnlyAdmin(NoWrites, AuditedAdmin):
+    """Rows written only by services elsewhere (notices, clocks, outbox, custody): shown, never
+    added, changed or deleted from the admin."""
+
+
+class ReadOnlyInline(NoWrites):
     """An inline that shows related rows and offers no add, change or delete."""
 
     extra = 0
     can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 User = get_user_model()

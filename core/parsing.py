@@ -27,13 +27,7 @@ def parse_id(value, *, maximum=MAX_ID):
 
     Use it for every id read from a query string, a form or a file: it never raises.
     """
-    if not isinstance(value, str):
-        value = "" if value is None else str(value)
-    value = value.strip()
-    if not _ASCII_DIGITS.fullmatch(value):
-        return None
-    number = int(value)
-    return number if 0 < number <= maximum else None
+    return parse_int(value, minimum=1, maximum=maximum)
 
 
 def parse_int(value, *, minimum, maximum):
