@@ -39,3 +39,12 @@ class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     """``IsoDateTimeFilter`` whose values are normalised to UTC."""
 
     field_class = UTCIsoDateTimeField
+
+
+def after_and_before(field_name):
+    """A list's `…_after` (from, inclusive) and `…_before` (until, exclusive) filters on one
+    date-time field: `published_after, published_before = after_and_before("published_at")`."""
+    return (
+        IsoDateTimeFilter(field_name=field_name, lookup_expr="gte"),
+        IsoDateTimeFilter(field_name=field_name, lookup_expr="lt"),
+    )

@@ -2,7 +2,7 @@
 
 import django_filters
 
-from core.fields import IsoDateTimeFilter
+from core.fields import after_and_before
 
 from ..models import Acknowledgement, Plan, PlanVersion
 
@@ -14,8 +14,7 @@ class PlanFilter(django_filters.FilterSet):
 
 
 class VersionFilter(django_filters.FilterSet):
-    published_after = IsoDateTimeFilter(field_name="published_at", lookup_expr="gte")
-    published_before = IsoDateTimeFilter(field_name="published_at", lookup_expr="lt")
+    published_after, published_before = after_and_before("published_at")
 
     class Meta:
         model = PlanVersion
@@ -24,12 +23,7 @@ class VersionFilter(django_filters.FilterSet):
 
 class AcknowledgementFilter(django_filters.FilterSet):
     plan = django_filters.NumberFilter(field_name="version__plan")
-    acknowledged_after = IsoDateTimeFilter(
-        field_name="acknowledged_at", lookup_expr="gte"
-    )
-    acknowledged_before = IsoDateTimeFilter(
-        field_name="acknowledged_at", lookup_expr="lt"
-    )
+    acknowledged_after, acknowledged_before = after_and_before("acknowledged_at")
 
     class Meta:
         model = Acknowledgement

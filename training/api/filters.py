@@ -2,7 +2,7 @@
 
 import django_filters
 
-from core.fields import IsoDateTimeFilter
+from core.fields import after_and_before
 
 from ..models import Course, Record, Session
 
@@ -18,8 +18,7 @@ class CourseFilter(django_filters.FilterSet):
 
 
 class SessionFilter(django_filters.FilterSet):
-    starts_after = IsoDateTimeFilter(field_name="starts_at", lookup_expr="gte")
-    starts_before = IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
+    starts_after, starts_before = after_and_before("starts_at")
 
     class Meta:
         model = Session
@@ -28,10 +27,8 @@ class SessionFilter(django_filters.FilterSet):
 
 class RecordFilter(django_filters.FilterSet):
     course = django_filters.NumberFilter(field_name="session__course")
-    completed_after = IsoDateTimeFilter(field_name="completed_at", lookup_expr="gte")
-    completed_before = IsoDateTimeFilter(field_name="completed_at", lookup_expr="lt")
-    valid_until_after = IsoDateTimeFilter(field_name="valid_until", lookup_expr="gte")
-    valid_until_before = IsoDateTimeFilter(field_name="valid_until", lookup_expr="lt")
+    completed_after, completed_before = after_and_before("completed_at")
+    valid_until_after, valid_until_before = after_and_before("valid_until")
 
     class Meta:
         model = Record
