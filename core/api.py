@@ -6,7 +6,7 @@ import json
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -278,6 +278,17 @@ class offered_with:
         if getattr(owner, self.service_attribute, None) is None:
             raise AttributeError(self.name)
         return self.function if instance is None else self.function.__get__(instance, owner)
+
+
+def documented_writes(read, *, create=None, update=None):
+    """The OpenAPI shapes of a ServiceViewSet's create and PATCH: their input, then `read`
+    (the detail the view answers with)."""
+    shapes = {}
+    if create is not None:
+        shapes["create"] = extend_schema(request=create, responses={201: read})
+    if update is not None:
+        shapes["partial_update"] = extend_schema(request=update, responses=read)
+    return extend_schema_view(**shapes)
 
 
 class ServiceViewSet(

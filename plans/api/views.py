@@ -4,14 +4,14 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 
-from core.api import ServiceViewSet, check_if_match, with_etag
+from core.api import ServiceViewSet, check_if_match, documented_writes, with_etag
 from core.http import client_ip
 from core.parsing import parse_id
 
@@ -31,13 +31,10 @@ class CanViewPlans(permissions.BasePermission):
 ACTION_PERMISSIONS = [permissions.IsAuthenticated, CanViewPlans]
 
 
-@extend_schema_view(
-    create=extend_schema(
-        request=serializers.PlanWriteSerializer, responses={201: serializers.PlanSerializer}
-    ),
-    partial_update=extend_schema(
-        request=serializers.PlanWriteSerializer, responses=serializers.PlanSerializer
-    ),
+@documented_writes(
+    serializers.PlanSerializer,
+    create=serializers.PlanWriteSerializer,
+    update=serializers.PlanWriteSerializer,
 )
 class PlanViewSet(ServiceViewSet):
     """Response plans with their current published version."""
@@ -83,11 +80,7 @@ class PlanViewSet(ServiceViewSet):
         return self.get_paginated_response(serializers.VersionListSerializer(page, many=True).data)
 
 
-@extend_schema_view(
-    partial_update=extend_schema(
-        request=serializers.VersionWriteSerializer, responses=serializers.VersionSerializer
-    ),
-)
+@documented_writes(serializers.VersionSerializer, update=serializers.VersionWriteSerializer)
 class PlanVersionViewSet(ServiceViewSet):
     """Plan versions: read, edit a draft, the review workflow, acknowledgements, compliance, diffs."""
 

@@ -3,11 +3,11 @@
 from django import forms
 from django.contrib.auth.models import Group
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 
-from core.api import ServiceViewSet
+from core.api import ServiceViewSet, documented_writes
 from core.pagination import CountedPagination
 
 from .. import queries, services
@@ -18,15 +18,11 @@ from .filters import CourseFilter, RecordFilter, SessionFilter
 MAX_ID = 2**63 - 1
 
 
-def _documented(read, write, create=None):
-    """The OpenAPI shapes of a viewset's create and PATCH: their input, then the detail read."""
-    return extend_schema_view(
-        create=extend_schema(request=create or write, responses={201: read}),
-        partial_update=extend_schema(request=write, responses=read),
-    )
-
-
-@_documented(serializers.CourseSerializer, serializers.CourseWriteSerializer)
+@documented_writes(
+    serializers.CourseSerializer,
+    create=serializers.CourseWriteSerializer,
+    update=serializers.CourseWriteSerializer,
+)
 class CourseViewSet(ServiceViewSet):
     """Courses, awareness briefings, drills and exercises, and the groups that must complete them."""
 
@@ -41,7 +37,11 @@ class CourseViewSet(ServiceViewSet):
     ordering = ("title", "id")
 
 
-@_documented(serializers.SessionSerializer, serializers.SessionWriteSerializer)
+@documented_writes(
+    serializers.SessionSerializer,
+    create=serializers.SessionWriteSerializer,
+    update=serializers.SessionWriteSerializer,
+)
 class SessionViewSet(ServiceViewSet):
     """Scheduled sessions of courses: facilitator, times, place, scenario, objectives, status."""
 
@@ -56,10 +56,10 @@ class SessionViewSet(ServiceViewSet):
     ordering = ("-starts_at", "-id")
 
 
-@_documented(
+@documented_writes(
     serializers.RecordSerializer,
-    serializers.RecordWriteSerializer,
     create=serializers.RecordCreateSerializer,
+    update=serializers.RecordWriteSerializer,
 )
 class RecordViewSet(ServiceViewSet):
     """Attendance and completion records; staff see only their own and write none."""
