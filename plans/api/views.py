@@ -80,6 +80,20 @@ class PlanViewSet(ServiceViewSet):
         return self.get_paginated_response(serializers.VersionListSerializer(page, many=True).data)
 
 
+def _workflow_step(name, service, **options):
+    """A version's workflow step as an action: POST a comment, `service` takes the step."""
+
+    def step(self, request, pk=None):
+        return self._step(request, service)
+
+    step.__name__ = step.__qualname__ = name  # the action's URL and route name
+    options.update(detail=True, methods=["post"], permission_classes=ACTION_PERMISSIONS)
+    schema = extend_schema(
+        request=serializers.CommentSerializer, responses=serializers.VersionSerializer
+    )
+    return schema(action(**options)(step))
+
+
 @documented_writes(serializers.VersionSerializer, update=serializers.VersionWriteSerializer)
 class PlanVersionViewSet(ServiceViewSet):
     """Plan versions: read, edit a draft, the review workflow, acknowledgements, compliance, diffs."""
@@ -141,30 +155,12 @@ class PlanVersionViewSet(ServiceViewSet):
         service(version=version, actor=request.user, comment=serializer.validated_data["comment"])
         return self.respond(version)
 
-    @extend_schema(request=serializers.CommentSerializer, responses=serializers.VersionSerializer)
-    @action(detail=True, methods=["post"], permission_classes=ACTION_PERMISSIONS)
-    def submit(self, request, pk=None):
-        return self._step(request, services.version_submit)
-
-    @extend_schema(request=serializers.CommentSerializer, responses=serializers.VersionSerializer)
-    @action(detail=True, methods=["post"], permission_classes=ACTION_PERMISSIONS)
-    def approve(self, request, pk=None):
-        return self._step(request, services.version_approve)
-
-    @extend_schema(request=serializers.CommentSerializer, responses=serializers.VersionSerializer)
-    @action(
-        detail=True,
-        methods=["post"],
-        url_path="request-changes",
-        permission_classes=ACTION_PERMISSIONS,
+    submit = _workflow_step("submit", services.version_submit)
+    approve = _workflow_step("approve", services.version_approve)
+    request_changes = _workflow_step(
+        "request_changes", services.version_request_changes, url_path="request-changes"
     )
-    def request_changes(self, request, pk=None):
-        return self._step(request, services.version_request_changes)
-
-    @extend_schema(request=serializers.CommentSerializer, responses=serializers.VersionSerializer)
-    @action(detail=True, methods=["post"], permission_classes=ACTION_PERMISSIONS)
-    def publish(self, request, pk=None):
-        return self._step(request, services.version_publish)
+    publish = _workflow_step("publish", services.version_publish)
 
     @extend_schema(
         request=serializers.AcknowledgeSerializer,
