@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from core.errors import ImmutableRecord
 from core.history import AuditedHistoricalRecords
+from core.model_fields import person_link
 from core.text import NormalisedTextModel
 from core.validators import safe_link
 
@@ -32,9 +33,7 @@ class Plan(models.Model):
     purpose = models.TextField(blank=True)
     scope = models.TextField(blank=True)
     objectives = models.TextField(blank=True)
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_plans"
-    )
+    owner = person_link(related_name="owned_plans")
     audience = models.ManyToManyField(
         Group,
         blank=True,
@@ -119,9 +118,7 @@ class PlanVersion(NormalisedTextModel, models.Model):
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="versions")
     number = models.PositiveIntegerField()
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="authored_plan_versions"
-    )
+    author = person_link(related_name="authored_plan_versions")
     # Everyone who changed the draft's text or summary: none of them may approve it.
     editors = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="edited_plan_versions"
@@ -283,9 +280,7 @@ class Review(models.Model):
         PUBLISHED = "published", "Published"
 
     version = models.ForeignKey(PlanVersion, on_delete=models.PROTECT, related_name="reviews")
-    reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="plan_reviews"
-    )
+    reviewer = person_link(related_name="plan_reviews")
     decision = models.CharField(max_length=20, choices=Decision.choices)
     comment = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -302,9 +297,7 @@ class Review(models.Model):
 class Acknowledgement(models.Model):
     """A person's signed statement that they read one exact published version. Never changes."""
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="plan_acknowledgements"
-    )
+    user = person_link(related_name="plan_acknowledgements")
     version = models.ForeignKey(
         PlanVersion, on_delete=models.PROTECT, related_name="acknowledgements"
     )
@@ -354,9 +347,7 @@ class PlanChangeRequest(models.Model):
         ADDRESSED = "addressed", "Addressed"
 
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="change_requests")
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="plan_change_requests"
-    )
+    requested_by = person_link(related_name="plan_change_requests")
     summary = models.CharField(max_length=300)
     details = models.TextField(blank=True)
     # Where it came from, as a label and a link, so plans never imports the apps that ask.
@@ -405,9 +396,7 @@ class AcknowledgementNotice(models.Model):
         PUBLISHED = "published", "Publication notice"
         REMINDER = "reminder", "Reminder"
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="plan_notices"
-    )
+    user = person_link(related_name="plan_notices")
     version = models.ForeignKey(PlanVersion, on_delete=models.PROTECT, related_name="notices")
     kind = models.CharField(max_length=20, choices=Kind.choices)
     sent_at = models.DateTimeField(default=timezone.now)

@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.history import AuditedHistoricalRecords
+from core.model_fields import person_link
 
 # Limits the admin, the API and the sign-in sheet import share: they ask the model.
 VALIDITY_MAX_DAYS = 36500
@@ -126,13 +127,7 @@ class Session(models.Model):
     title = models.CharField(max_length=200, blank=True)
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
-    facilitator = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="facilitated_training_sessions",
-    )
+    facilitator = person_link(related_name="facilitated_training_sessions", optional=True)
     location = models.CharField(max_length=200, blank=True)
     scenario = models.TextField(blank=True, validators=[MaxLengthValidator(TEXT_MAX)])
     objectives = models.TextField(
@@ -201,9 +196,7 @@ class Record(models.Model):
         Status.EXCUSED: (Status.REGISTERED, Status.ATTENDED, Status.NO_SHOW),
     }
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="training_records"
-    )
+    user = person_link(related_name="training_records")
     session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="records")
     # Copied from the session on save (a session with records never changes course), so the
     # compliance query finds a person's latest completion of a course in one index probe.
@@ -285,11 +278,7 @@ class ExerciseEvaluation(models.Model):
     time_to_escalate = models.DurationField(null=True, blank=True, validators=[_not_negative])
     time_to_contain = models.DurationField(null=True, blank=True, validators=[_not_negative])
     findings = models.TextField(blank=True)
-    evaluated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        related_name="training_evaluations",
-    )
+    evaluated_by = person_link(related_name="training_evaluations")
     evaluated_at = models.DateTimeField(default=timezone.now)
 
     history = AuditedHistoricalRecords()
@@ -347,13 +336,7 @@ class ImprovementAction(models.Model):
         ExerciseEvaluation, on_delete=models.PROTECT, related_name="improvement_actions"
     )
     description = models.TextField()
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="training_improvement_actions",
-    )
+    owner = person_link(related_name="training_improvement_actions", optional=True)
     due_date = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
     plan = models.ForeignKey(

@@ -2,12 +2,12 @@
 
 import string
 
-from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models
 
 from core.history import AuditedHistoricalRecords
+from core.model_fields import person_link
 
 from .incident import Incident, now
 
@@ -79,9 +79,7 @@ class Communication(models.Model):
     subject = models.CharField(max_length=200)
     body = models.TextField()
     recipient_count = models.PositiveIntegerField(default=0)
-    sent_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    sent_by = person_link(related_name="+")
     sent_at = models.DateTimeField(default=now)
 
     history = AuditedHistoricalRecords()

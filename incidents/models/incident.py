@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.history import AuditedHistoricalRecords
+from core.model_fields import person_link
 
 
 def now():
@@ -192,20 +193,8 @@ class Incident(models.Model):
     confidential = models.BooleanField(
         default=False, help_text="Only the response team, compliance and superusers see it."
     )
-    reporter = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="reported_incidents",
-    )
-    incident_manager = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="managed_incidents",
-    )
+    reporter = person_link(related_name="reported_incidents", optional=True)
+    incident_manager = person_link(related_name="managed_incidents", optional=True)
     plan_version = models.ForeignKey(
         "plans.PlanVersion",
         on_delete=models.PROTECT,
@@ -326,9 +315,7 @@ class TeamMember(models.Model):
         RESPONDER = "responder", "Responder"
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="team")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="incident_roles"
-    )
+    user = person_link(related_name="incident_roles")
     role = models.CharField(max_length=30, choices=Role.choices, default=Role.RESPONDER)
     added_at = models.DateTimeField(default=now)
 

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.history import AuditedHistoricalRecords
+from core.model_fields import person_link
 
 from .incident import Incident, Priority, now
 
@@ -30,9 +31,7 @@ class EscalationRule(models.Model):
 
     priority = models.CharField(max_length=2, choices=Priority.choices)
     level = models.CharField(max_length=12, choices=EscalationLevel.choices)
-    to_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
+    to_user = person_link(related_name="+", optional=True)
     to_group = models.ForeignKey(
         Group, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -59,25 +58,15 @@ class Escalation(models.Model):
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="escalations")
     level = models.CharField(max_length=12, choices=EscalationLevel.choices)
-    to_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="escalations_received",
-    )
+    to_user = person_link(related_name="escalations_received", optional=True)
     to_group = models.ForeignKey(
         Group, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     reason = models.TextField()
-    escalated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="escalations_made"
-    )
+    escalated_by = person_link(related_name="escalations_made")
     created_at = models.DateTimeField(default=now)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
-    acknowledged_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
+    acknowledged_by = person_link(related_name="+", optional=True)
     automatic = models.BooleanField(default=False)
     rule = models.ForeignKey(
         EscalationRule, on_delete=models.PROTECT, null=True, blank=True, related_name="escalations"
@@ -121,9 +110,7 @@ class TimelineEntry(models.Model):
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.NOTE)
     text = models.TextField()
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
+    author = person_link(related_name="+", optional=True)
     created_at = models.DateTimeField(default=now)
 
     history = AuditedHistoricalRecords()
@@ -168,13 +155,7 @@ class Action(models.Model):
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="actions")
     kind = models.CharField(max_length=20, choices=Kind.choices)
     description = models.TextField()
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="incident_actions",
-    )
+    owner = person_link(related_name="incident_actions", optional=True)
     due_date = models.DateField(null=True, blank=True)
     status = models.CharField(
         max_length=20, choices=ActionStatus.choices, default=ActionStatus.OPEN
@@ -236,14 +217,7 @@ class PostIncidentReview(models.Model):
         max_length=20, choices=ReviewStatus.choices, default=ReviewStatus.DRAFT
     )
     completed_at = models.DateTimeField(null=True, blank=True, editable=False)
-    completed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        editable=False,
-        related_name="+",
-    )
+    completed_by = person_link(related_name="+", optional=True, editable=False)
 
     history = AuditedHistoricalRecords(m2m_fields=[participants])
 
