@@ -110,17 +110,14 @@ def _template_sections():
     ]
 
 
+# What a new version takes over from each section it starts from.
+COPIED_SECTION_FIELDS = ("order", "key", "heading", "body", "guidance")
+
+
 def _copy_sections(version, sources, *, actor, reason):
     for source in sources:
-        section = Section(
-            version=version,
-            order=source.order,
-            key=source.key,
-            heading=source.heading,
-            body=source.body,
-            guidance=source.guidance,
-        )
-        audited_save(section, actor=actor, reason=reason)
+        copied = {name: getattr(source, name) for name in COPIED_SECTION_FIELDS}
+        audited_save(Section(version=version, **copied), actor=actor, reason=reason)
 
 
 @transaction.atomic
