@@ -1,5 +1,7 @@
 """Shared admin pieces: the audited base admin, a paginator that scales, users with history."""
 
+import inspect
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -281,11 +283,20 @@ class ServiceAdmin(AuditedAdmin):
             names = [name for name in names if name in form.changed_data]
         return {name: form.cleaned_data[name] for name in names}
 
+    @classmethod
+    def update_service_takes_reason(cls):
+        """Whether `update_service` names a `reason` (then the history says `change_reason`)."""
+        if "_takes_reason" not in cls.__dict__:
+            cls._takes_reason = "reason" in inspect.signature(cls.update_service).parameters
+        return cls._takes_reason
+
     def save_model(self, request, obj, form, change):
         data = self.service_data(request, form, change)
         if change:
             if data:
                 target = self.service_object or self.opts.model_name
+                if self.update_service_takes_reason():
+                    data.setdefault("reason", self.change_reason)
                 type(self).update_service(**{target: obj}, actor=request.user, **data)
             return
         created = type(self).create_service(actor=request.user, **data)

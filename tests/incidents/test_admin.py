@@ -287,4 +287,4 @@ def test_configuration_is_added_and_edited_through_the_services(client, superuse
     assert client.post(url, form).status_code == 302
     target.refresh_from_db()
     assert target.update_minutes == 45
-    assert target.history.first().history_change_reason == "Edited"
+    assert target.history.first().history_change_reason == "Edited in the admin"
