@@ -45,6 +45,12 @@ class ProvisionedUser(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="provisioned"
     )
     external_id = models.CharField(max_length=255, blank=True)
+    display_name = models.CharField(max_length=255, blank=True, help_text="SCIM displayName.")
+    emails = models.JSONField(
+        default=list, blank=True,
+        help_text="The emails as the directory sent them ([{value, primary}]); the user's email "
+        "is the primary one.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     deprovisioned_at = models.DateTimeField(null=True, blank=True)
 

@@ -34,13 +34,11 @@ def user_resource(user, base):
         id=str(user.pk),
         external_id=(link.external_id or None) if link else None,
         user_name=user.username,
-        display_name=full_name or user.username,
+        display_name=(link.display_name or None) if link else (full_name or None),
         name=Name(
-            given_name=user.first_name or None,
-            family_name=user.last_name or None,
-            formatted=full_name or None,
+            given_name=user.first_name or None, family_name=user.last_name or None
         ) if full_name else None,
-        emails=[Email(value=user.email, primary=True, type="work")] if user.email else None,
+        emails=_emails(user, link),
         active=user.is_active,
         groups=[
             GroupMembership(value=str(group.pk), display=group.name,
@@ -56,6 +54,14 @@ def user_resource(user, base):
     )
 
 
+def _emails(user, link):
+    # As the directory sent them, unless the address was changed here since.
+    kept = link.emails if link else []
+    if kept and any(entry["value"] == user.email for entry in kept):
+        return [Email(value=entry["value"], primary=entry.get("primary")) for entry in kept]
+    return [Email(value=user.email, primary=True)] if user.email else None
+
+
 def user_fields(resource):
     """The service arguments a SCIM User carries."""
     name = resource.name
@@ -68,6 +74,11 @@ def user_fields(resource):
         "email": str(email.value) if email and email.value else "",
         "is_active": True if resource.active is None else bool(resource.active),
         "external_id": resource.external_id or "",
+        "display_name": resource.display_name or "",
+        "emails": [
+            {"value": str(entry.value), "primary": entry.primary}
+            for entry in resource.emails or [] if entry.value
+        ],
     }
 
 
@@ -80,8 +91,7 @@ def group_resource(group, base):
         external_id=(link.external_id or None) if link else None,
         display_name=group.name,
         members=[
-            GroupMember(value=str(user.pk), display=user.username, type="User",
-                        ref=_location(base, "Users", user.pk))
+            GroupMember(value=str(user.pk), type="User", ref=_location(base, "Users", user.pk))
             for user in group.user_set.all()
         ] or None,
         meta=Meta(
@@ -135,10 +145,39 @@ def resource_types(base):
     return types
 
 
+# What a User holds here (RFC 7643 §4.1): the rest of the core schema has no column, so it is
+# not published, and a client that reads /Schemas (as scim2-tester does) does not send it.
+USER_ATTRIBUTES = {
+    "userName": None,
+    "name": {"givenName", "familyName"},
+    "displayName": None,
+    "active": None,
+    "emails": {"value", "primary"},
+    "groups": {"value", "$ref", "display", "type"},
+}
+# RFC 7643 §8.7.1: a member is value, $ref and type.
+GROUP_ATTRIBUTES = {"displayName": None, "members": {"value", "$ref", "type"}}
+
+
+def _published(schema, kept):
+    attributes = []
+    for attribute in schema.attributes:
+        if attribute.name not in kept:
+            continue
+        if kept[attribute.name] is not None and attribute.sub_attributes:
+            attribute.sub_attributes = [
+                sub for sub in attribute.sub_attributes if sub.name in kept[attribute.name]
+            ]
+        attributes.append(attribute)
+    schema.attributes = attributes
+    return schema
+
+
 def schemas(base):
     documents = []
     for model in (User, Group):
         schema = model.to_schema()
+        schema = _published(schema, USER_ATTRIBUTES if model is User else GROUP_ATTRIBUTES)
         schema.meta = Meta(resource_type="Schema", location=f"{base}/Schemas/{schema.id}")
         documents.append(schema)
     return documents

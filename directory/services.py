@@ -22,6 +22,7 @@ User = get_user_model()
 
 SERVICE_USER_PREFIX = "scim:"
 USER_FIELDS = ("username", "first_name", "last_name", "email", "is_active")
+LINK_FIELDS = ("external_id", "display_name", "emails")
 TOKEN_BYTES = 32
 
 
@@ -88,7 +89,7 @@ def _check_username(username, user=None):
 
 
 @transaction.atomic
-def user_provision(*, actor, username, external_id="", **fields):
+def user_provision(*, actor, username, external_id="", display_name="", emails=(), **fields):
     """Create a person from the directory (no usable password: they sign in through the directory)."""
     _check_username(username)
     unknown = sorted(set(fields) - set(USER_FIELDS))
@@ -97,7 +98,10 @@ def user_provision(*, actor, username, external_id="", **fields):
     user = User(username=username, **fields)
     user.set_unusable_password()
     _save_user(user, actor=actor, reason="Provisioned over SCIM")
-    link = ProvisionedUser(user=user, external_id=external_id or "")
+    link = ProvisionedUser(
+        user=user, external_id=external_id or "", display_name=display_name or "",
+        emails=list(emails),
+    )
     audited_save(link, actor=actor, reason="Provisioned over SCIM")
     return user
 
@@ -110,7 +114,7 @@ def _link_of_user(user, *, actor):
 
 
 @transaction.atomic
-def user_replace(*, actor, user, external_id="", **fields):
+def user_replace(*, actor, user, external_id="", display_name="", emails=(), **fields):
     """Set a person's directory attributes; `is_active=False` is a deactivation."""
     user = lock(user)
     if "username" in fields:
@@ -128,8 +132,12 @@ def user_replace(*, actor, user, external_id="", **fields):
         _save_user(user, actor=actor, reason=reason)
     link = _link_of_user(user, actor=actor)
     model_update(
-        instance=link, actor=actor, fields={"external_id": external_id or ""},
-        allowed=("external_id",), reason="Updated over SCIM",
+        instance=link, actor=actor,
+        fields={
+            "external_id": external_id or "", "display_name": display_name or "",
+            "emails": list(emails),
+        },
+        allowed=LINK_FIELDS, reason="Updated over SCIM",
     )
     return user
 
@@ -137,9 +145,12 @@ def user_replace(*, actor, user, external_id="", **fields):
 @transaction.atomic
 def user_deprovision(*, actor, user):
     """DELETE over SCIM: deactivate the person and hide them from SCIM; nothing is deleted."""
+    known = getattr(user, "provisioned", None)
     user = user_replace(
         actor=actor, user=user, is_active=False,
-        external_id=getattr(getattr(user, "provisioned", None), "external_id", ""),
+        external_id=known.external_id if known else "",
+        display_name=known.display_name if known else "",
+        emails=known.emails if known else (),
     )
     link = _link_of_user(user, actor=actor)
     link.deprovisioned_at = timezone.now()

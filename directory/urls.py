@@ -6,9 +6,12 @@ from directory import views
 
 urlpatterns = [
     path("Users", views.collection(views.USERS)),
+    path("Users/.search", views.search(views.USERS)),
     path("Users/<str:pk>", views.detail(views.USERS)),
     path("Groups", views.collection(views.GROUPS)),
+    path("Groups/.search", views.search(views.GROUPS)),
     path("Groups/<str:pk>", views.detail(views.GROUPS)),
+    path(".search", views.search_everything),
     path("ServiceProviderConfig", views.service_provider_config),
     path("Schemas", views.schemas),
     re_path(r"^Schemas/(?P<pk>[^/]+)$", views.schemas),

@@ -181,10 +181,11 @@ def _show(request, kind, instance, status=200, params=None):
     return scim_response(payload, status, location=resource.meta.location)
 
 
-def _list(request, kind):
-    params = SearchRequest[kind.model].model_validate(
-        request.GET.dict(), scim_ctx=Context.RESOURCE_QUERY_REQUEST
-    )
+def _list(request, kind, params=None):
+    if params is None:
+        params = SearchRequest[kind.model].model_validate(
+            request.GET.dict(), scim_ctx=Context.RESOURCE_QUERY_REQUEST
+        )
     rows = kind.rows()
     if params.filter:
         rows = queries.filtered(rows, params.filter.ast, kind.lookups)
@@ -213,6 +214,21 @@ def collection(kind):
             )
             return _show(request, kind, kind.create(request, resource), status=201)
         return error_response(405, "Method not allowed.")
+
+    return view
+
+
+def search(kind):
+    """POST …/.search (RFC 7644 §3.4.3): the query of a GET list, sent in the body."""
+
+    @scim_endpoint
+    def view(request):
+        if request.method != "POST":
+            return error_response(405, "Method not allowed.")
+        params = SearchRequest[kind.model].model_validate(
+            _body(request), scim_ctx=Context.SEARCH_REQUEST
+        )
+        return _list(request, kind, params)
 
     return view
 
@@ -266,17 +282,38 @@ def _discovery(documents, request, pk=None):
     raise NotFoundException(detail=f"No {pk}.")
 
 
+def read_only(view):
+    """Discovery documents are read, never written (RFC 7644 §4): other methods are 405."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if request.method != "GET":
+            return error_response(405, "The discovery endpoints are read-only.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 @scim_endpoint
+def search_everything(request):
+    """POST /.search across resource types: not offered (RFC 7644 §3.4.3 lets a service say 501)."""
+    return error_response(501, "Search each resource type at /Users/.search or /Groups/.search.")
+
+
+@scim_endpoint
+@read_only
 def service_provider_config(request):
     config = resources.service_provider_config(request.scim_base)
     return scim_response(config.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
 
 
 @scim_endpoint
+@read_only
 def schemas(request, pk=None):
     return _discovery(resources.schemas(request.scim_base), request, pk)
 
 
 @scim_endpoint
+@read_only
 def resource_types(request, pk=None):
     return _discovery(resources.resource_types(request.scim_base), request, pk)
