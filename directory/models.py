@@ -47,7 +47,8 @@ class ProvisionedUser(models.Model):
     external_id = models.CharField(max_length=255, blank=True)
     display_name = models.CharField(max_length=255, blank=True, help_text="SCIM displayName.")
     emails = models.JSONField(
-        default=list, blank=True,
+        default=list,
+        blank=True,
         help_text="The emails as the directory sent them ([{value, primary}]); the user's email "
         "is the primary one.",
     )

@@ -52,8 +52,10 @@ def provisioned_users():
 
 def provisioned_groups():
     """Manageable groups with their members as SCIM sees them, for a page of groups."""
-    return manageable_groups().select_related("provisioned").prefetch_related(
-        Prefetch("user_set", queryset=provisioned_users().prefetch_related(None))
+    return (
+        manageable_groups()
+        .select_related("provisioned")
+        .prefetch_related(Prefetch("user_set", queryset=provisioned_users().prefetch_related(None)))
     )
 
 
@@ -73,8 +75,6 @@ GROUP_FILTERS = {
     "members.value": ("user", True),
     "members": ("user", True),
 }
-
-
 
 
 class UnsupportedFilter(ValueError):
@@ -105,7 +105,9 @@ def _condition(node, lookups):
         raise UnsupportedFilter(f"Filtering on {path} is not supported.")
     lookup, case_exact = lookups[key]
     value = node.value
-    if lookup in ("pk", "user") and not (isinstance(value, str) and value.isascii() and value.isdigit()):
+    if lookup in ("pk", "user") and not (
+        isinstance(value, str) and value.isascii() and value.isdigit()
+    ):
         return Q(pk__in=[])
     if isinstance(value, str) and not case_exact:
         return Q(**{f"{lookup}__iexact": value})

@@ -35,16 +35,18 @@ def user_resource(user, base):
         external_id=(link.external_id or None) if link else None,
         user_name=user.username,
         display_name=(link.display_name or None) if link else (full_name or None),
-        name=Name(
-            given_name=user.first_name or None, family_name=user.last_name or None
-        ) if full_name else None,
+        name=Name(given_name=user.first_name or None, family_name=user.last_name or None)
+        if full_name
+        else None,
         emails=_emails(user, link),
         active=user.is_active,
         groups=[
-            GroupMembership(value=str(group.pk), display=group.name,
-                            ref=_location(base, "Groups", group.pk))
+            GroupMembership(
+                value=str(group.pk), display=group.name, ref=_location(base, "Groups", group.pk)
+            )
             for group in user.groups.all()
-        ] or None,
+        ]
+        or None,
         meta=Meta(
             resource_type="User",
             created=link.created_at if link else user.date_joined,
@@ -77,7 +79,8 @@ def user_fields(resource):
         "display_name": resource.display_name or "",
         "emails": [
             {"value": str(entry.value), "primary": entry.primary}
-            for entry in resource.emails or [] if entry.value
+            for entry in resource.emails or []
+            if entry.value
         ],
     }
 
@@ -93,9 +96,12 @@ def group_resource(group, base):
         members=[
             GroupMember(value=str(user.pk), type="User", ref=_location(base, "Users", user.pk))
             for user in group.user_set.all()
-        ] or None,
+        ]
+        or None,
         meta=Meta(
-            resource_type="Group", created=created, last_modified=created,
+            resource_type="Group",
+            created=created,
+            last_modified=created,
             location=_location(base, "Groups", group.pk),
         ),
     )
@@ -129,8 +135,7 @@ def service_provider_config(base):
                 primary=True,
             )
         ],
-        meta=Meta(resource_type="ServiceProviderConfig",
-                  location=f"{base}/ServiceProviderConfig"),
+        meta=Meta(resource_type="ServiceProviderConfig", location=f"{base}/ServiceProviderConfig"),
     )
 
 

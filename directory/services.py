@@ -70,9 +70,10 @@ def _save_user(user, *, actor, reason):
         with transaction.atomic():
             audited_save(user, actor=actor, reason=reason, exclude=["password", "last_login"])
     except ValidationError as exc:
-        if "username" in exc.message_dict and User.objects.filter(
-            username__iexact=user.username
-        ).exclude(pk=user.pk).exists():
+        if (
+            "username" in exc.message_dict
+            and User.objects.filter(username__iexact=user.username).exclude(pk=user.pk).exists()
+        ):
             raise Conflict("That userName is taken.", field="userName") from exc
         raise
     except IntegrityError as exc:
@@ -99,7 +100,9 @@ def user_provision(*, actor, username, external_id="", display_name="", emails=(
     user.set_unusable_password()
     _save_user(user, actor=actor, reason="Provisioned over SCIM")
     link = ProvisionedUser(
-        user=user, external_id=external_id or "", display_name=display_name or "",
+        user=user,
+        external_id=external_id or "",
+        display_name=display_name or "",
         emails=list(emails),
     )
     audited_save(link, actor=actor, reason="Provisioned over SCIM")
@@ -119,8 +122,10 @@ def user_replace(*, actor, user, external_id="", display_name="", emails=(), **f
     user = lock(user)
     if "username" in fields:
         _check_username(fields["username"], user)
-    reason = "Deactivated over SCIM" if fields.get("is_active") is False and user.is_active else (
-        "Updated over SCIM"
+    reason = (
+        "Deactivated over SCIM"
+        if fields.get("is_active") is False and user.is_active
+        else ("Updated over SCIM")
     )
     changed = [name for name, value in fields.items() if getattr(user, name) != value]
     if changed:
@@ -132,12 +137,15 @@ def user_replace(*, actor, user, external_id="", display_name="", emails=(), **f
         _save_user(user, actor=actor, reason=reason)
     link = _link_of_user(user, actor=actor)
     model_update(
-        instance=link, actor=actor,
+        instance=link,
+        actor=actor,
         fields={
-            "external_id": external_id or "", "display_name": display_name or "",
+            "external_id": external_id or "",
+            "display_name": display_name or "",
             "emails": list(emails),
         },
-        allowed=LINK_FIELDS, reason="Updated over SCIM",
+        allowed=LINK_FIELDS,
+        reason="Updated over SCIM",
     )
     return user
 
@@ -147,7 +155,9 @@ def user_deprovision(*, actor, user):
     """DELETE over SCIM: deactivate the person and hide them from SCIM; nothing is deleted."""
     known = getattr(user, "provisioned", None)
     user = user_replace(
-        actor=actor, user=user, is_active=False,
+        actor=actor,
+        user=user,
+        is_active=False,
         external_id=known.external_id if known else "",
         display_name=known.display_name if known else "",
         emails=known.emails if known else (),
@@ -194,7 +204,8 @@ def group_create(*, actor, name, external_id="", members=()):
     group.save()
     audited_save(
         ProvisionedGroup(group=group, external_id=external_id or ""),
-        actor=actor, reason="Provisioned over SCIM",
+        actor=actor,
+        reason="Provisioned over SCIM",
     )
     _set_members(actor=actor, group=group, members=members, reason="Added over SCIM")
     return group
@@ -214,8 +225,11 @@ def group_replace(*, actor, group, name, external_id="", members=()):
         ProvisionedGroup(group=group), actor=actor, reason="Linked over SCIM"
     )
     model_update(
-        instance=lock(link), actor=actor, fields={"external_id": external_id or ""},
-        allowed=("external_id",), reason="Updated over SCIM",
+        instance=lock(link),
+        actor=actor,
+        fields={"external_id": external_id or ""},
+        allowed=("external_id",),
+        reason="Updated over SCIM",
     )
     _set_members(actor=actor, group=group, members=members, reason="Membership set over SCIM")
     return group
@@ -226,8 +240,11 @@ def group_deprovision(*, actor, group):
     """DELETE over SCIM: the group is emptied and hidden from SCIM; the Django group stays,
     since plans and courses name it (its audiences simply have nobody in them)."""
     group = group_replace(
-        actor=actor, group=group, name=group.name,
-        external_id=getattr(getattr(group, "provisioned", None), "external_id", ""), members=(),
+        actor=actor,
+        group=group,
+        name=group.name,
+        external_id=getattr(getattr(group, "provisioned", None), "external_id", ""),
+        members=(),
     )
     link = lock(group.provisioned)
     link.deprovisioned_at = timezone.now()

@@ -37,9 +37,7 @@ SCIM_PREFIX = "/scim/v2"
 
 
 def scim_response(payload, status=200, location=None):
-    response = HttpResponse(
-        json.dumps(payload), status=status, content_type=MEDIA_TYPE
-    )
+    response = HttpResponse(json.dumps(payload), status=status, content_type=MEDIA_TYPE)
     if location:
         response["Location"] = location
     return response
@@ -55,7 +53,9 @@ def _validation_error(exc):
     ctx = first.get("ctx") or {}
     where = ".".join(str(part) for part in first.get("loc", ()))
     detail = f"{where}: {first.get('msg', 'invalid')}" if where else first.get("msg", "invalid")
-    return error_response(int(ctx.get("status", 400)), detail, ctx.get("scim_type") or "invalidValue")
+    return error_response(
+        int(ctx.get("status", 400)), detail, ctx.get("scim_type") or "invalidValue"
+    )
 
 
 def _translate(exc):
@@ -143,32 +143,49 @@ def _members(resource):
 
 def _group_create(request, resource):
     return services.group_create(
-        actor=request.scim_actor, name=resource.display_name,
-        external_id=resource.external_id or "", members=_members(resource),
+        actor=request.scim_actor,
+        name=resource.display_name,
+        external_id=resource.external_id or "",
+        members=_members(resource),
     )
 
 
 def _group_replace(request, group, resource):
     return services.group_replace(
-        actor=request.scim_actor, group=group, name=resource.display_name,
-        external_id=resource.external_id or "", members=_members(resource),
+        actor=request.scim_actor,
+        group=group,
+        name=resource.display_name,
+        external_id=resource.external_id or "",
+        members=_members(resource),
     )
 
 
 USERS = Kind(
-    "Users", User, queries.provisioned_users, queries.USER_FILTERS, resources.user_resource,
-    _user_create, _user_replace,
+    "Users",
+    User,
+    queries.provisioned_users,
+    queries.USER_FILTERS,
+    resources.user_resource,
+    _user_create,
+    _user_replace,
     lambda request, user: services.user_deprovision(actor=request.scim_actor, user=user),
 )
 GROUPS = Kind(
-    "Groups", Group, queries.provisioned_groups, queries.GROUP_FILTERS,
-    resources.group_resource, _group_create, _group_replace,
+    "Groups",
+    Group,
+    queries.provisioned_groups,
+    queries.GROUP_FILTERS,
+    resources.group_resource,
+    _group_create,
+    _group_replace,
     lambda request, group: services.group_deprovision(actor=request.scim_actor, group=group),
 )
 
 
 def _one(kind, pk):
-    found = kind.rows().filter(pk=int(pk)).first() if str(pk).isascii() and str(pk).isdigit() else None
+    found = (
+        kind.rows().filter(pk=int(pk)).first() if str(pk).isascii() and str(pk).isdigit() else None
+    )
     if found is None:
         raise NotFoundException(detail=f"No {kind.name[:-1]} with id {pk}.")
     return found
@@ -176,7 +193,9 @@ def _one(kind, pk):
 
 def _show(request, kind, instance, status=200, params=None):
     resource = kind.to_resource(kind.rows().get(pk=instance.pk), request.scim_base)
-    context = Context.RESOURCE_CREATION_RESPONSE if status == 201 else Context.RESOURCE_QUERY_RESPONSE
+    context = (
+        Context.RESOURCE_CREATION_RESPONSE if status == 201 else Context.RESOURCE_QUERY_RESPONSE
+    )
     payload = resource.model_dump(scim_ctx=context, response_parameters=params)
     return scim_response(payload, status, location=resource.meta.location)
 
@@ -191,11 +210,15 @@ def _list(request, kind, params=None):
         rows = queries.filtered(rows, params.filter.ast, kind.lookups)
     total = rows.count()
     start = max(params.start_index or 1, 1)
-    count = min(max(params.count if params.count is not None else resources.MAX_RESULTS, 0),
-                resources.MAX_RESULTS)
+    count = min(
+        max(params.count if params.count is not None else resources.MAX_RESULTS, 0),
+        resources.MAX_RESULTS,
+    )
     page = list(rows[start - 1 : start - 1 + count]) if count else []
     listing = ListResponse[kind.model](
-        total_results=total, start_index=start, items_per_page=len(page),
+        total_results=total,
+        start_index=start,
+        items_per_page=len(page),
         resources=[kind.to_resource(row, request.scim_base) for row in page],
     )
     return scim_response(
@@ -272,7 +295,9 @@ def detail(kind):
 def _discovery(documents, request, pk=None):
     if pk is None:
         listing = ListResponse[type(documents[0])](
-            total_results=len(documents), start_index=1, items_per_page=len(documents),
+            total_results=len(documents),
+            start_index=1,
+            items_per_page=len(documents),
             resources=documents,
         )
         return scim_response(listing.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))

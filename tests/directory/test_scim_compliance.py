@@ -42,7 +42,6 @@ def checker_client(live_server, transactional_db):
 def _report(results):
     return "\n".join(
         f"{result.status.name:8} {result.resource_type or '-':6} {result.title}: {result.reason}"
-
         for result in results
     )
 
@@ -52,9 +51,9 @@ def test_scim2_tester_passes_every_check(checker_client):
     results = check_server(checker_client)
     print(_report(results))  # what the checker reported, kept in the test log (-s)
     failed = [
-        result for result in results
-        if result.status not in (Status.SUCCESS, Status.SKIPPED)
-        and not _expected(result)
+        result
+        for result in results
+        if result.status not in (Status.SUCCESS, Status.SKIPPED) and not _expected(result)
     ]
     assert sum(result.status == Status.SUCCESS for result in results) > 50
     assert not failed, _report(failed)

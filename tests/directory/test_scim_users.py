@@ -36,7 +36,11 @@ def test_create_maps_the_user_and_records_the_token_as_actor(scim):
     assert body["active"] is True
     assert response["Location"].endswith(f"/scim/v2/Users/{body['id']}")
     user = User.objects.get(pk=body["id"])
-    assert (user.first_name, user.last_name, user.email) == ("Barbara", "Jensen", "bjensen@example.org")
+    assert (user.first_name, user.last_name, user.email) == (
+        "Barbara",
+        "Jensen",
+        "bjensen@example.org",
+    )
     assert not user.has_usable_password()
     assert user.history.get().history_user.username == "scim:okta"
     assert user.provisioned.history.get().history_user.username == "scim:okta"
@@ -63,7 +67,10 @@ def test_a_taken_username_is_a_409_uniqueness(scim):
     ("payload", "scim_type"),
     [
         ({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]}, "invalidValue"),
-        ({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "a b/c"}, "invalidValue"),
+        (
+            {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "a b/c"},
+            "invalidValue",
+        ),
     ],
 )
 def test_bad_input_is_a_400_with_a_scim_type(scim, payload, scim_type):
@@ -84,13 +91,16 @@ def test_filter_by_username_external_id_and_paging(scim):
     found = scim.get("Users", filter='userName eq "BOB"').data
     assert found["totalResults"] == 1
     assert found["Resources"][0]["userName"] == "bob"
-    assert scim.get("Users", filter='externalId eq "ext-carol"').data["Resources"][0]["userName"] == "carol"
+    assert (
+        scim.get("Users", filter='externalId eq "ext-carol"').data["Resources"][0]["userName"]
+        == "carol"
+    )
     page = scim.get("Users", startIndex=2, count=1).data
     assert (page["startIndex"], page["itemsPerPage"]) == (2, 1)
     assert page["totalResults"] == 3
 
 
-@pytest.mark.parametrize("bad", ['userName eq', 'nickName eq "x"', 'userName sw "a"'])
+@pytest.mark.parametrize("bad", ["userName eq", 'nickName eq "x"', 'userName sw "a"'])
 def test_a_filter_we_cannot_answer_is_invalid_filter(scim, bad):
     response = scim.get("Users", filter=bad)
     assert response.status_code == 400
@@ -151,7 +161,9 @@ def test_a_deactivated_person_cannot_sign_in(scim, client):
     user.set_password("pw-long-enough-1")
     user.save()
     assert client.login(username="bjensen", password="pw-long-enough-1")
-    scim.patch(f"Users/{created['id']}", patch_payload({"op": "replace", "path": "active", "value": False}))
+    scim.patch(
+        f"Users/{created['id']}", patch_payload({"op": "replace", "path": "active", "value": False})
+    )
     # The session they had ends too: an inactive user is not loaded from it.
     assert client.get("/api/v1/me/").status_code in (401, 403)
     client.logout()
