@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db.models import Exists, OuterRef, Prefetch, Q
 
+from core.roles import STAFF
 from directory.models import ScimToken
 from directory.services import SERVICE_USER_PREFIX, hash_token
 
@@ -23,16 +24,17 @@ def active_token(raw):
 
 
 def manageable_groups():
-    """Groups SCIM may see and change: those granting no permission.
+    """Groups SCIM may see and change: Staff, and those granting no permission.
 
-    Role groups that grant permissions (Coordinators, Plan approvers, Compliance, Incident
-    intake, any group given permissions by hand) stay with the administrators: a directory
-    feed must not hand out the power to approve plans or read every record. Plan audiences
-    and course requirements are plain groups, and those the directory fills.
+    Staff is everyone's baseline role (report, acknowledge, see one's training): the
+    directory says who is staff. The other role groups, and any group given permissions by
+    hand, stay with the administrators: a directory feed must not hand out the power to
+    approve plans or read every record. Plan audiences and course requirements are plain
+    groups (or Staff), and those the directory fills.
     """
     granting = Group.permissions.through.objects.filter(group_id=OuterRef("pk"))
     return (
-        Group.objects.filter(~Exists(granting))
+        Group.objects.filter(~Exists(granting) | Q(name=STAFF))
         .exclude(provisioned__deprovisioned_at__isnull=False)
         .order_by("pk")
     )

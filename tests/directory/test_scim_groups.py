@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from core.roles import COMPLIANCE, COORDINATORS
+from core.roles import COMPLIANCE, COORDINATORS, STAFF
 from plans import queries as plan_queries
 from tests.directory.conftest import GROUP_SCHEMA, patch_payload, user_payload
 from tests.plans.factories import published_plan
@@ -96,3 +96,36 @@ def test_a_person_deactivated_over_scim_drops_out_of_the_outstanding_list_at_onc
     scim.patch(f"Users/{alice}", patch_payload({"op": "replace", "path": "active", "value": False}))
     assert alice not in set(plan_queries.outstanding_users(version).values_list("pk", flat=True))
     assert plan_queries.compliance_summary(version)["outstanding"] == 0
+
+
+def test_a_leaver_who_signed_stays_in_the_report_as_former_staff(scim):
+    from plans import services as plan_services
+
+    plan, version, author, approver = published_plan()  # audience: Staff
+    alice, bob = make_people(scim, "alice", "bob")
+    staff = scim.get("Groups", filter=f'displayName eq "{STAFF}"').data["Resources"][0]
+    added = scim.patch(
+        f"Groups/{staff['id']}",
+        patch_payload(
+            {"op": "add", "path": "members", "value": [{"value": str(alice)}, {"value": str(bob)}]}
+        ),
+    )
+    assert added.status_code == 200, added.data
+    plan_services.acknowledgement_create(
+        version=version,
+        actor=User.objects.get(pk=alice),
+        full_name="Barbara Jensen",
+        content_hash=version.content_hash,
+    )
+    for pk in (alice, bob):
+        scim.patch(
+            f"Users/{pk}", patch_payload({"op": "replace", "path": "active", "value": False})
+        )
+    rows = {row.pk: row.state for row in plan_queries.compliance_rows(version)}
+    assert rows[alice] == plan_queries.ComplianceState.FORMER_STAFF
+    assert bob not in rows
+    assert {author.pk, approver.pk} <= set(rows)
+    summary = plan_queries.compliance_summary(version)
+    assert summary["audience"] == len(rows) - 1
+    assert bob not in set(plan_queries.outstanding_users(version).values_list("pk", flat=True))
+    assert version.acknowledgements.filter(user_id=alice).exists()

@@ -32,7 +32,7 @@ def test_create_maps_the_user_and_records_the_token_as_actor(scim):
     assert body["userName"] == "bjensen"
     assert body["externalId"] == "ext-bjensen"
     assert body["name"]["givenName"] == "Barbara"
-    assert body["emails"][0] == {"value": "bjensen@example.org", "primary": True, "type": "work"}
+    assert body["emails"] == [{"value": "bjensen@example.org", "primary": True}]
     assert body["active"] is True
     assert response["Location"].endswith(f"/scim/v2/Users/{body['id']}")
     user = User.objects.get(pk=body["id"])
