@@ -80,13 +80,18 @@ def _save_user(user, *, actor, reason):
         raise Conflict("That userName is taken.", field="userName") from exc
 
 
-def _check_username(username, user=None):
-    # Django's unique username is case-sensitive; SCIM's userName is not (RFC 7643 §4.1.1).
-    taken = User.objects.filter(username__iexact=username)
-    if user is not None:
-        taken = taken.exclude(pk=user.pk)
+def _refuse_taken(model, field, value, instance=None, *, label):
+    # Django's unique names are case-sensitive; SCIM's userName and displayName are not
+    # (RFC 7643 §4.1.1, §4.2): two names differing only in case are one name.
+    taken = model.objects.filter(**{f"{field}__iexact": value})
+    if instance is not None:
+        taken = taken.exclude(pk=instance.pk)
     if taken.exists():
-        raise Conflict("That userName is taken.", field="userName")
+        raise Conflict(f"That {label} is taken.", field=label)
+
+
+def _check_username(username, user=None):
+    _refuse_taken(User, "username", username, user, label="userName")
 
 
 @transaction.atomic
@@ -169,11 +174,7 @@ def user_deprovision(*, actor, user):
 
 
 def _check_group_name(name, group=None):
-    taken = Group.objects.filter(name__iexact=name)
-    if group is not None:
-        taken = taken.exclude(pk=group.pk)
-    if taken.exists():
-        raise Conflict("That displayName is taken.", field="displayName")
+    _refuse_taken(Group, "name", name, group, label="displayName")
 
 
 def _set_members(*, actor, group, members, reason):

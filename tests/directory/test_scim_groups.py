@@ -129,3 +129,21 @@ def test_a_leaver_who_signed_stays_in_the_report_as_former_staff(scim):
     assert summary["audience"] == len(rows) - 1
     assert bob not in set(plan_queries.outstanding_users(version).values_list("pk", flat=True))
     assert version.acknowledgements.filter(user_id=alice).exists()
+
+
+def _queries_for(scim, path):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert scim.get(path).status_code == 200
+    return len(captured)
+
+
+def test_the_group_list_costs_the_same_queries_at_two_sizes(scim):
+    people = make_people(scim, "alice", "bob", "carol")
+    scim.post("Groups", group_payload(name="one", members=people[:1]))
+    small = _queries_for(scim, "Groups")
+    for name in ("two", "three", "four"):
+        scim.post("Groups", group_payload(name=name, members=people))
+    assert _queries_for(scim, "Groups") == small
