@@ -1,5 +1,7 @@
 """The read side of SCIM: who and which groups the directory sees, tokens by their hash, filters."""
 
+import re
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -79,6 +81,15 @@ GROUP_FILTERS = {
 }
 
 
+_ID = re.compile(r"[0-9]{1,18}")
+
+
+def is_id(value):
+    """Whether `value` is one of our ids as SCIM sends it: a string of ASCII digits that fits
+    the database's integers (a longer one is nobody, not a 500)."""
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
+
+
 class UnsupportedFilter(ValueError):
     """A filter naming an attribute or operator this service does not filter on (400 invalidFilter)."""
 
@@ -107,9 +118,7 @@ def _condition(node, lookups):
         raise UnsupportedFilter(f"Filtering on {path} is not supported.")
     lookup, case_exact = lookups[key]
     value = node.value
-    if lookup in ("pk", "user") and not (
-        isinstance(value, str) and value.isascii() and value.isdigit()
-    ):
+    if lookup in ("pk", "user") and not is_id(value):
         return Q(pk__in=[])
     if isinstance(value, str) and not case_exact:
         return Q(**{f"{lookup}__iexact": value})

@@ -19,6 +19,8 @@ from scim2_models import (
     User,
 )
 
+from directory.queries import is_id
+
 MAX_RESULTS = 100
 
 
@@ -112,7 +114,7 @@ def member_ids(resource):
     ids = []
     for member in resource.members or []:
         value = str(member.value or "")
-        if not (value.isascii() and value.isdigit()):
+        if not is_id(value):
             return None
         ids.append(int(value))
     return ids

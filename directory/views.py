@@ -183,9 +183,7 @@ GROUPS = Kind(
 
 
 def _one(kind, pk):
-    found = (
-        kind.rows().filter(pk=int(pk)).first() if str(pk).isascii() and str(pk).isdigit() else None
-    )
+    found = kind.rows().filter(pk=int(pk)).first() if queries.is_id(pk) else None
     if found is None:
         raise NotFoundException(detail=f"No {kind.name[:-1]} with id {pk}.")
     return found

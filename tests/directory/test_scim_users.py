@@ -54,6 +54,8 @@ def test_read_and_404(scim):
     assert missing.data["schemas"] == [ERROR_SCHEMA]
     assert missing.data["status"] == "404"
     assert scim.get("Users/not-a-number").status_code == 404
+    assert scim.get("Users/" + "9" * 40).status_code == 404
+    assert scim.get("Users", filter=f'id eq "{"9" * 40}"').data["totalResults"] == 0
 
 
 def test_a_taken_username_is_a_409_uniqueness(scim):
