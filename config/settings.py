@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "plans",
     "incidents",
     "training",
+    "directory",
 ]
 
 MIDDLEWARE = [

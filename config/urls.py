@@ -16,12 +16,17 @@ urlpatterns = [
     path("incidents/", include("incidents.urls")),
     path("plans/", include("plans.urls")),
     path("training/", include("training.urls")),
+    path("scim/v2/", include("directory.urls")),
     path("", include("core.urls")),
 ]
 
 
 def _api_or_page(api_status, api_detail, page_view):
     def handler(request, *args, **kwargs):
+        if request.path.startswith("/scim/"):
+            from directory.views import error_response
+
+            return error_response(api_status, api_detail)
         if request.path.startswith("/api/"):
             return JsonResponse({"detail": api_detail}, status=api_status)
         return page_view(request, *args, **kwargs)

@@ -30,6 +30,7 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from core.history_diff import NO_MASK, Mask
+from core.people import FORMER_STAFF, current_staff, is_current_staff
 from core.text import normalise_newlines
 from core.workflow import may_become
 
@@ -189,7 +190,7 @@ def _membership(plan_ref, user_ref="pk"):
 
 def audience_users(plan):
     """Active users in any of the plan's audience groups (each once)."""
-    return User.objects.filter(_membership(plan.pk), is_active=True)
+    return User.objects.filter(_membership(plan.pk), current_staff())
 
 
 def in_audience(user, plan):
@@ -206,7 +207,7 @@ def _audience_count(plan_field):
                 user_id=OuterRef("pk"), group__audience_plans=OuterRef(OuterRef(plan_field))
             )
         ),
-        is_active=True,
+        current_staff(),
     )
     return Subquery(
         members.order_by().annotate(n=Func(Value(1), function="COUNT")).values("n")[:1],
@@ -224,8 +225,8 @@ def _acknowledged_count(version_field, plan_field):
                 group__audience_plans=OuterRef(OuterRef(plan_field)),
             )
         ),
+        current_staff("user__"),
         version_id=OuterRef(version_field),
-        user__is_active=True,
     )
     return Subquery(
         acks.order_by().annotate(n=Func(Value(1), function="COUNT")).values("n")[:1],
@@ -326,7 +327,7 @@ def version_in_force(plan, at):
 
 def pending_acknowledgements(user):
     """Published versions whose audience includes `user` and that `user` has not acknowledged."""
-    if not user.is_active:
+    if not is_current_staff(user):
         return PlanVersion.objects.none()
     Membership = User.groups.through
     return (
@@ -368,10 +369,15 @@ class ComplianceState:
     ACKNOWLEDGED = "acknowledged"
     OUTSTANDING = "outstanding"
     OVERDUE = "overdue"
+    # Signed, and no longer staff (core.people): shown with what they signed, never owing.
+    FORMER_STAFF = FORMER_STAFF
 
 
 def compliance_rows(version, *, now=None):
     """Every audience member with their signature of `version` (or None), by name. One query.
+
+    Former staff who signed the version are listed too (state `former_staff`), so the
+    evidence of their signature stays in the report; former staff who did not sign are not.
 
     Each row carries what 21 CFR 11.50 asks a signature to show beside the account's
     printed name: the name typed when signing, the time, the statement agreed to
@@ -386,9 +392,12 @@ def compliance_rows(version, *, now=None):
         if version.acknowledgements_overdue(now)
         else ComplianceState.OUTSTANDING
     )
+    signed = Acknowledgement.objects.filter(version=version, user=OuterRef("pk"))
+    people = User.objects.filter(
+        (_membership(version.plan_id) & current_staff()) | (~current_staff() & Exists(signed))
+    )
     return (
-        audience_users(version.plan)
-        .annotate(signature=signature)
+        people.annotate(signature=signature)
         .annotate(
             acknowledged_at=F("signature__acknowledged_at"),
             acknowledgement_id=F("signature__pk"),
@@ -398,6 +407,7 @@ def compliance_rows(version, *, now=None):
             signed_ip_address=F("signature__ip_address"),
             signed_user_agent=F("signature__user_agent"),
             state=Case(
+                When(~current_staff(), then=Value(ComplianceState.FORMER_STAFF)),
                 When(signature__pk__isnull=False, then=Value(ComplianceState.ACKNOWLEDGED)),
                 default=Value(unsigned),
                 output_field=CharField(),
@@ -451,7 +461,7 @@ def outstanding_people():
             Acknowledgement.objects.filter(user_id=OuterRef(OuterRef("pk")), version=OuterRef("pk"))
         ),
     )
-    return User.objects.filter(Exists(owing), is_active=True).order_by("pk")
+    return User.objects.filter(Exists(owing), current_staff()).order_by("pk")
 
 
 # Comparing versions

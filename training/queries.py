@@ -21,6 +21,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core.people import current_staff
+
 from .models import Course, Record, Session
 
 User = get_user_model()
@@ -161,7 +163,7 @@ def compliance(*, now=None, user=None, course=None, group=None, state=None):
         group__required_courses=OuterRef("course_id"),
     )
     rows = (
-        Membership.objects.filter(user__is_active=True, group__required_courses__isnull=False)
+        Membership.objects.filter(current_staff("user__"), group__required_courses__isnull=False)
         .annotate(course_id=F("group__required_courses"))
         .filter(~Exists(earlier_group))
     )

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.roles import COMPLIANCE, COORDINATORS, PLAN_APPROVERS
+from directory import services as directory_services
 from incidents import services as incident_services
 from incidents.models import (
     Category,
@@ -34,7 +35,7 @@ from training.models import ReminderClock as TrainingReminderClock
 pytestmark = pytest.mark.django_db
 
 User = get_user_model()
-OURS = {"core", "auth", "plans", "incidents", "training"}
+OURS = {"core", "auth", "plans", "incidents", "training", "directory"}
 
 
 def history_url(obj, record=None):
@@ -301,6 +302,9 @@ def one_of_each(superuser):
     training_services.improvement_action_save(
         evaluation=evaluation, actor=superuser, description="Fix", plan=plan
     )
+    directory_services.token_create(name="entra", actor=superuser)
+    directory_services.user_provision(actor=superuser, username="provisioned", external_id="e")
+    directory_services.group_create(actor=superuser, name="Provisioned", external_id="g")
 
 
 def our_admins():
