@@ -39,11 +39,17 @@ class ChainedHistory(models.Model):
     """The base of every historical model (core.history.AuditedHistoricalRecords)."""
 
     chain_previous = models.CharField(
-        max_length=64, blank=True, default="", editable=False,
+        max_length=64,
+        blank=True,
+        default="",
+        editable=False,
         help_text="chain_hash of the row before this one in its table ('' for the first).",
     )
     chain_hash = models.CharField(
-        max_length=64, blank=True, default="", editable=False,
+        max_length=64,
+        blank=True,
+        default="",
+        editable=False,
         help_text="SHA-256 of chain_previous + this row's canonical content (docs/evidence.md).",
     )
 
@@ -87,9 +93,7 @@ def chain_hash(previous, content):
 def content_fields(history_model):
     """The columns a row's content covers: all but the chain's own and the surrogate key."""
     pk = history_model._meta.pk.attname
-    return [
-        f for f in history_model._meta.concrete_fields if f.attname not in CHAIN_FIELDS + (pk,)
-    ]
+    return [f for f in history_model._meta.concrete_fields if f.attname not in CHAIN_FIELDS + (pk,)]
 
 
 def _plain(field, value):
@@ -128,7 +132,9 @@ def canonical_content(row):
     history_model = type(row)
     content = {
         "model": history_model._meta.label_lower,
-        "fields": {f.attname: _plain(f, getattr(row, f.attname)) for f in content_fields(history_model)},
+        "fields": {
+            f.attname: _plain(f, getattr(row, f.attname)) for f in content_fields(history_model)
+        },
     }
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
