@@ -164,3 +164,27 @@ def test_a_records_own_history_exports_as_csv(api, coordinator):
     rows = read_csv(response)
     assert [r["history_type"] for r in rows] == ["changed", "created"]
     assert rows[0]["previous_hash"] == rows[1]["hash"]
+
+
+def test_the_admin_audit_log_shows_and_exports_the_same(client, compliance_user, coordinator):
+    incident = edited(coordinator, 1)
+    compliance_user.is_staff = True
+    compliance_user.save()
+    client.force_login(compliance_user)
+    index = client.get("/admin/")
+    assert b'href="/admin/audit-log/"' in index.content
+    page = client.get("/admin/audit-log/", {"model": "incidents.incident"})
+    assert page.status_code == 200
+    assert b"Case 1 edited" in page.content
+    exported = client.get("/admin/audit-log/", {"model": "incidents.incident", "format": "csv"})
+    rows = read_csv(exported)
+    assert {int(r["object_id"]) for r in rows} == {incident.pk}
+    assert client.get("/admin/audit-log/", {"since": "nonsense"}).status_code == 200
+
+
+def test_coordinators_get_no_admin_audit_log(client, coordinator):
+    coordinator.is_staff = True
+    coordinator.save()
+    client.force_login(coordinator)
+    assert b"audit-log" not in client.get("/admin/").content
+    assert client.get("/admin/audit-log/").status_code == 403
