@@ -10,11 +10,10 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from simple_history.models import HistoricalRecords
 
 from core import audit, history_diff
-from core.audit_api import CSVRenderer, wants_csv
+from core.audit_api import CSVNegotiation, wants_csv
 from core.errors import StaleEdit
 from core.exports import csv_response
 from core.pagination import StandardPagination  # noqa: F401  (re-exported)
@@ -122,11 +121,11 @@ class HistoryMixin:
         url_path="history",
         filter_backends=[],
         permission_classes=[permissions.IsAuthenticated, HistoryPermission],
-        renderer_classes=[*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer],
+        content_negotiation_class=CSVNegotiation,  # `?format=csv`: the audit log's columns
     )
     def history(self, request, *args, **kwargs):
         instance = self.get_object()
-        if wants_csv(request):  # `?format=csv` or `Accept: text/csv`: the audit log's columns
+        if wants_csv(request):
             return csv_response(
                 filename=f"{instance._meta.label_lower}-{instance.pk}-history.csv",
                 header=audit.CSV_HEADER,

@@ -6,8 +6,9 @@ import datetime
 import json
 
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import permissions, renderers, serializers
+from rest_framework import permissions, serializers
 from rest_framework.exceptions import ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -17,21 +18,22 @@ from core.exports import csv_response
 AUDIT_PERMISSION = "core.export_history"  # Compliance (core.roles), not coordinators
 
 
-class CSVRenderer(renderers.BaseRenderer):
-    """Lets `?format=csv` and `Accept: text/csv` choose the streamed export; the views answer
-    a StreamingHttpResponse themselves, so this renders only errors."""
-
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        detail = data.get("detail", data) if isinstance(data, dict) else data
-        return f"detail\n{json.dumps(detail, default=str)}\n".encode()
-
-
 def wants_csv(request):
-    return getattr(request.accepted_renderer, "format", None) == "csv"
+    """`?format=csv` or `Accept: text/csv`: the views answer a streamed CSV themselves."""
+    if request.query_params.get("format") == "csv":
+        return True
+    return "text/csv" in request.headers.get("Accept", "")
+
+
+class CSVNegotiation(DefaultContentNegotiation):
+    """Lets a CSV request reach the view, which streams it (core.exports.csv_response); what
+    DRF renders itself on such a request (a 400, 403, 404) is JSON, as documented. DRF's own
+    negotiation would answer `?format=csv` with 404 and `Accept: text/csv` with 406."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        if wants_csv(request):
+            return renderers[0], renderers[0].media_type
+        return super().select_renderer(request, renderers, format_suffix)
 
 
 class AuditPermission(permissions.BasePermission):
@@ -102,9 +104,11 @@ class AuditLogView(APIView):
     """Every history entry of every tracked model, newest first (Compliance only)."""
 
     permission_classes = [permissions.IsAuthenticated, AuditPermission]
-    renderer_classes = [*APIView.renderer_classes, CSVRenderer]
+    content_negotiation_class = CSVNegotiation
 
     @extend_schema(
+        description="Add `?format=csv` (or send `Accept: text/csv`) for the whole log as a "
+        "streamed CSV with the same columns.",
         parameters=[AuditQuery],
         responses=inline_serializer(
             name="AuditPage",
