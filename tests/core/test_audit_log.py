@@ -52,6 +52,7 @@ def test_entries_newest_first_with_changes_user_and_chain(api, compliance_user, 
     assert first["history_user"] == {"id": coordinator.pk, "name": coordinator.get_full_name()}
     assert first["history_change_reason"] == "Clarified"
     assert first["changes"]["title"] == {"old": "Case 1", "new": "Case 1 edited"}
+    assert "chain_hash" not in first["changes"] and "chain_previous" not in first["changes"]
     assert first["previous_hash"] == second["hash"]
     assert first["hash"] == chain_hash(first["previous_hash"], first["content"])
     assert json.loads(first["content"])["fields"]["title"] == "Case 1 edited"
