@@ -130,6 +130,8 @@ class AdminDoors:
 
 
 class CaseAdminSite(AdminSite):
+    index_template = "admin/core/index.html"  # links the audit log (core/admin_audit.py)
+
     def register(self, model_or_iterable, admin_class=None, **options):
         admin_class = admin_class or ModelAdmin
         if not issubclass(admin_class, AdminDoors):
@@ -148,7 +150,13 @@ class CaseAdminSite(AdminSite):
                 self.admin_view(self.view_on_site),
                 name="view_on_site",
             ),
+            path("audit-log/", self.admin_view(self.audit_log), name="audit_log"),
         ] + super().get_urls()
+
+    def audit_log(self, request):
+        from core.admin_audit import audit_log_view
+
+        return audit_log_view(request, self)
 
     def view_on_site(self, request, content_type_id, object_id):
         """Django's shortcut, for objects the user may see in their admin; otherwise one 404."""

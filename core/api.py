@@ -12,8 +12,10 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from simple_history.models import HistoricalRecords
 
-from core import history_diff
+from core import audit, history_diff
+from core.audit_api import CSVNegotiation, wants_csv
 from core.errors import StaleEdit
+from core.exports import csv_response
 from core.pagination import StandardPagination  # noqa: F401  (re-exported)
 from core.parsing import parse_id
 from core.services import mark_locked
@@ -119,9 +121,16 @@ class HistoryMixin:
         url_path="history",
         filter_backends=[],
         permission_classes=[permissions.IsAuthenticated, HistoryPermission],
+        content_negotiation_class=CSVNegotiation,  # `?format=csv`: the audit log's columns
     )
     def history(self, request, *args, **kwargs):
         instance = self.get_object()
+        if wants_csv(request):
+            return csv_response(
+                filename=f"{instance._meta.label_lower}-{instance.pk}-history.csv",
+                header=audit.CSV_HEADER,
+                rows=audit.record_csv_rows(instance, self.history_mask(instance)),
+            )
         queryset = instance.history.select_related("history_user").order_by(
             "-history_date", "-history_id"
         )

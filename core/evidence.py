@@ -145,9 +145,15 @@ def install_history_guards(connection, apps=global_apps):
 
 def remove_history_guards(connection, apps=global_apps):
     """Drop the guards (for test runners emptying the database between tests; see conftest)."""
+    remove_guards_of(connection, history_models(apps))
+
+
+def remove_guards_of(connection, models):
+    """Drop the guards of these history models' tables (also models of a migration's state:
+    the chain's backfill, core.chain.backfill)."""
     triggers_for = _triggers_for(connection)
     with connection.cursor() as cursor:
-        for model in history_models(apps):
+        for model in models:
             quoted = connection.ops.quote_name(model._meta.db_table)
             for name in triggers_for(connection, model):
                 on = f" ON {quoted}" if connection.vendor == "postgresql" else ""

@@ -8,6 +8,8 @@ from django.contrib.auth import get_user_model
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from core.chain import ChainedHistory
+
 _MISSING = object()
 
 
@@ -75,7 +77,8 @@ class AuditedHistoricalRecords(HistoricalRecords):
     `update_change_reason`, which rewrites the row afterwards; and the person who made a
     change is kept: `history_user` is PROTECT, not simple-history's SET_NULL (which would
     rewrite every row naming them), so a person named in the history cannot be deleted;
-    deactivate the account instead.
+    deactivate the account instead. Each row is sealed into its table's hash chain
+    (`core.chain.ChainedHistory`) as it is inserted.
 
     simple-history records `plan.audience.add(group)`, but `group.user_set.add(user)`
     or `group.plans.add(plan)` reach its handler with the group as the instance and
@@ -83,6 +86,10 @@ class AuditedHistoricalRecords(HistoricalRecords):
     reverse side adds one history row to each record on the tracked side instead,
     with the actor and reason the reverse instance carries (or the request's user).
     """
+
+    def __init__(self, *args, bases=(ChainedHistory,), **kwargs):
+        # Every history row carries its link in the hash chain (core.chain).
+        super().__init__(*args, bases=bases, **kwargs)
 
     def post_save(self, instance, created, using=None, **kwargs):
         # A save that changes nothing (a PATCH or an admin save of the same values) is no

@@ -24,7 +24,10 @@ from django.db.models import OuterRef, Q, Subquery
 from django.utils import formats, timezone
 from django.utils.text import Truncator, capfirst
 
+from core.chain import CHAIN_FIELDS
+
 HISTORY_META_FIELDS = {
+    *CHAIN_FIELDS,  # the row's seal (core.chain), not a change anyone made
     "history_id",
     "history_date",
     "history_user",

@@ -8,10 +8,14 @@ as the app takes it (the tally the database keeps, plus the confidential inciden
 may see), so the floor is the best one SQL query can do, not a strawman.
 """
 
-from django.db import connection
+from contextlib import contextmanager
+from unittest import mock
+
+from django.db import connection, models
 from django.test import Client, override_settings
 from django.utils import timezone
 
+from core.chain import ChainedHistory
 from incidents import services as incident_services
 from incidents.models import Incident
 from training.queries import compliance_count_sql, due_soon_window
@@ -191,6 +195,24 @@ def save_with_history(actor, incident_id, enabled):
     return run
 
 
+@contextmanager
+def chain_off():
+    """History rows written without their chain link (ChainedHistory.save bypassed): the
+    "without" side of the chain's cost. The rows it leaves break the bench database's chain."""
+    with mock.patch.object(ChainedHistory, "save", models.Model.save):
+        yield
+
+
+def save_without_chain(actor, incident_id):
+    run = save_with_history(actor, incident_id, True)
+
+    def unchained():
+        with chain_off():
+            run()
+
+    return unchained
+
+
 def run_all(data, *, repeat=40, warmup=3, heavy=True, heavy_repeat=None, heavy_warmup=1, log=print):
     """Every measure once over `data` (a dataset.Dataset); returns harness Results in order.
 
@@ -288,6 +310,16 @@ def run_all(data, *, repeat=40, warmup=3, heavy=True, heavy_repeat=None, heavy_w
             "incident_save_history",
             save_with_history(data.coordinator, data.incident_id, True),
             save_with_history(data.coordinator, data.incident_id, False),
+            repeat=repeat,
+            warmup=warmup,
+        ),
+        rows=1,
+    )
+    add(
+        measure(
+            "history_chain_write",
+            save_with_history(data.coordinator, data.incident_id, True),
+            save_without_chain(data.coordinator, data.incident_id),
             repeat=repeat,
             warmup=warmup,
         ),
