@@ -56,7 +56,11 @@ def mark_records(request, records, service, label):
 
 class ImportForm(forms.Form):
     sheet = forms.FileField(
-        required=False, help_text="CSV: username, session, status[, completed_at, score]."
+        required=False,
+        help_text=(
+            "CSV: username, session (its id, or its title and date: Tabletop 2026-03-14), "
+            "status[, completed_at, score]."
+        ),
     )
     # The previewed text, posted back to confirm; it is parsed and checked again.
     content = forms.CharField(required=False, widget=forms.HiddenInput)

@@ -36,4 +36,3 @@ class RecordFilter(django_filters.FilterSet):
     class Meta:
         model = Record
         fields = ("user", "session", "course", "status")
-
