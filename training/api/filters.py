@@ -4,7 +4,7 @@ import django_filters
 
 from core.fields import IsoDateTimeFilter
 
-from ..models import Course, Record, Session
+from ..models import Course, ExerciseEvaluation, Record, Session
 
 
 class CourseFilter(django_filters.FilterSet):
@@ -36,3 +36,15 @@ class RecordFilter(django_filters.FilterSet):
     class Meta:
         model = Record
         fields = ("user", "session", "course", "status")
+
+
+class EvaluationFilter(django_filters.FilterSet):
+    course = django_filters.ModelChoiceFilter(
+        field_name="session__course", queryset=Course.objects.all(), help_text="Course id."
+    )
+    evaluated_after = IsoDateTimeFilter(field_name="evaluated_at", lookup_expr="gte")
+    evaluated_before = IsoDateTimeFilter(field_name="evaluated_at", lookup_expr="lt")
+
+    class Meta:
+        model = ExerciseEvaluation
+        fields = ("session", "course")
