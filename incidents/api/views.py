@@ -18,6 +18,7 @@ from core.api import (
     HistoryMixin,
     ServiceViewSet,
     check_if_match,
+    offered_with,
     with_etag,
 )
 from core.fields import IsoDateTimeFilter
@@ -109,9 +110,12 @@ class IncidentViewSet(ServiceViewSet):
         "team_member": {"DELETE": "incidents.delete_teammember"},
         "communications": {"POST": "incidents.add_communication"},
     }
-    # DELETE exists on one route only, `…/team/{member_id}/` (leaving a team); every other
-    # route answers 405 to it (the router maps no `delete` there).
+    # DELETE exists on one route only, `…/team/{member_id}/` (leaving a team), and PUT on
+    # `…/review/` only; every other route answers 405 to them (the router maps neither there:
+    # ETagMixin's full `update` is not offered, as no `replace_service` is declared).
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+    replace_service = None
+    update = offered_with("replace_service")(ETagMixin.update)
 
     def get_queryset(self):
         user = self.request.user
@@ -376,13 +380,16 @@ class IncidentViewSet(ServiceViewSet):
         )
 
 
-class EscalationViewSet(AuditedViewMixin, viewsets.GenericViewSet):
-    """Escalations: their recipient (the person, or a member of the group) acknowledges one;
-    so may the incident's team (the service's rule); anyone else 403, unseen ones 404."""
+class EscalationViewSet(
+    AuditedViewMixin, HistoryMixin, ETagMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Escalations: read one (and its history); their recipient (the person, or a member of
+    the group) acknowledges it, as may the incident's team (the service's rule); anyone else
+    403, escalations neither theirs nor of an incident they see 404."""
 
     serializer_class = workspace.EscalationAcknowledgedSerializer
     permission_classes = [permissions.IsAuthenticated]
-    http_method_names = ["post", "options"]
+    http_method_names = ["get", "post", "head", "options"]
 
     def get_queryset(self):
         return queries.escalations_visible_to(self.request.user).select_related("incident")
