@@ -14,9 +14,7 @@ from core.history import AuditedHistoricalRecords
 
 # Limits the admin, the API and the sign-in sheet import share: they ask the model.
 VALIDITY_MAX_DAYS = 36500
-VALIDITY_MIN_MESSAGE = (
-    "Validity must be at least one day, or empty for training that never expires."
-)
+VALIDITY_MIN_MESSAGE = "Validity must be at least one day, or empty for training that never expires."
 VALIDITY_MAX_MESSAGE = f"Validity is at most {VALIDITY_MAX_DAYS} days (100 years)."
 ENDS_AFTER_START = "A session ends after it starts."
 SCORE_MIN, SCORE_MAX = 0, 100
@@ -194,11 +192,7 @@ class Record(models.Model):
     # entered by mistake); each change carries a reason in the history.
     pipeline = {
         Status.REGISTERED: (
-            Status.ATTENDED,
-            Status.COMPLETED,
-            Status.FAILED,
-            Status.NO_SHOW,
-            Status.EXCUSED,
+            Status.ATTENDED, Status.COMPLETED, Status.FAILED, Status.NO_SHOW, Status.EXCUSED
         ),
         Status.ATTENDED: (Status.COMPLETED, Status.FAILED, Status.NO_SHOW),
         Status.COMPLETED: (Status.ATTENDED, Status.FAILED),

@@ -336,9 +336,7 @@ def test_an_attendance_sheet_holding_a_nul_is_refused_in_words(world):
     session = make_session(make_course(title="NUL drill"))
     client = page_as(world["coordinator"])
     sheet = SimpleUploadedFile(
-        "a\x00.csv",
-        f"username,session,status\nst\x00aff,{session.pk},completed\n".encode(),
-        "text/csv",
+        "a\x00.csv", f"username,session,status\nst\x00aff,{session.pk},completed\n".encode(), "text/csv"
     )
     response = client.post("/admin/training/record/import/", {"sheet": sheet})
     assert response.status_code == 200

@@ -62,9 +62,7 @@ def test_compliance_and_staff_still_reports_on_the_self_service_site(client):
 
 
 def test_a_superuser_in_compliance_keeps_every_right(rf):
-    root = factories.UserFactory(
-        username="root2", is_staff=True, is_superuser=True, groups=["Compliance"]
-    )
+    root = factories.UserFactory(username="root2", is_staff=True, is_superuser=True, groups=["Compliance"])
     request = rf.get("/admin/")
     request.user = root
     assert admin.site._registry[Incident].has_change_permission(request)

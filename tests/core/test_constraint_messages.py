@@ -57,3 +57,4 @@ def test_a_session_ending_before_it_starts_is_refused_in_words_in_the_admin(clie
     page = response.content.decode()
     assert response.status_code == 200
     assert "A session ends after it starts." in page and "violated" not in page
+

@@ -14,7 +14,9 @@ def test_a_patch_with_the_same_values_writes_no_history_row(api, coordinator):
     incident = f.incident(title="Same")
     before = incident.history.count()
     client = api(coordinator)
-    response = client.patch(f"/api/v1/incidents/{incident.pk}/", {"title": "Same"}, format="json")
+    response = client.patch(
+        f"/api/v1/incidents/{incident.pk}/", {"title": "Same"}, format="json"
+    )
     assert response.status_code == 200
     assert incident.history.count() == before
     client.patch(f"/api/v1/incidents/{incident.pk}/", {"title": "Other"}, format="json")
@@ -38,7 +40,5 @@ def test_an_admin_save_without_changes_writes_no_history_row(client, superuser):
 def test_signing_in_leaves_no_row_in_the_persons_history(client):
     person = factories.staff(username="daily")
     before = person.history.count()
-    assert (
-        client.post("/accounts/login/", {"username": "daily", "password": "pw"}).status_code == 302
-    )
+    assert client.post("/accounts/login/", {"username": "daily", "password": "pw"}).status_code == 302
     assert person.history.count() == before

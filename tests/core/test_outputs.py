@@ -376,9 +376,4 @@ def test_an_email_being_sent_is_left_alone_and_sent_again_if_its_sender_died():
     reasons = [
         h.history_change_reason for h in OutgoingEmail.objects.get().history.order_by("history_id")
     ]
-    assert reasons == [
-        "Queued",
-        "Sending (attempt 1)",
-        "Sending (attempt 2)",
-        "Delivered (attempt 2)",
-    ]
+    assert reasons == ["Queued", "Sending (attempt 1)", "Sending (attempt 2)", "Delivered (attempt 2)"]

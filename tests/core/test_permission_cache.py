@@ -29,7 +29,9 @@ def test_a_second_request_runs_no_permission_query(client, coordinator):
     assert second_reads == []
 
 
-def test_a_permission_removed_from_the_group_is_refused_on_the_next_request(client, coordinator):
+def test_a_permission_removed_from_the_group_is_refused_on_the_next_request(
+    client, coordinator
+):
     client.force_login(coordinator)
     assert client.get(CHANGELIST).status_code == 200
     group = Group.objects.get(name=COORDINATORS)

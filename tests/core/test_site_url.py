@@ -29,3 +29,4 @@ def test_an_explicit_site_url_wins():
     assert _site_url(PORT="9123", SITE_URL="https://incidents.example.org/") == (
         "https://incidents.example.org"
     )
+

@@ -18,12 +18,7 @@ pytestmark = pytest.mark.django_db
 def berliner(client):
     person = factories.staff(username="berliner", first_name="Bea", last_name="Berlin")
     client.force_login(person)
-    assert (
-        client.post(
-            reverse("set-time-zone"), {"time_zone": "Europe/Berlin", "next": "/"}
-        ).status_code
-        == 302
-    )
+    assert client.post(reverse("set-time-zone"), {"time_zone": "Europe/Berlin", "next": "/"}).status_code == 302
     return person
 
 

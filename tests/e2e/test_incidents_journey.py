@@ -40,16 +40,12 @@ def test_staff_reports_and_the_coordinator_takes_it_to_recovered(
     f.category("Data breach")
     factories.staff(username="sam", first_name="Sam", last_name="Staff")
     factories.coordinator(username="casey", first_name="Casey", last_name="Coordinator")
-    factories.coordinator(
-        username="boss", first_name="Bo", last_name="Boss", email="boss@example.org"
-    )
+    factories.coordinator(username="boss", first_name="Bo", last_name="Boss", email="boss@example.org")
 
     # Staff report on the self-service site and land on their report.
     sign_in(page, "sam", next_url="/incidents/report/")
     page.get_by_label("Short title").fill("Customer list emailed to the wrong address")
-    page.get_by_label("What happened?").fill(
-        "A spreadsheet with 200 customers went to an outside address."
-    )
+    page.get_by_label("What happened?").fill("A spreadsheet with 200 customers went to an outside address.")
     page.get_by_label("When did it happen?").fill("2026-11-24T09:15")
     page.get_by_label("Kind of incident").select_option(label="Data breach")
     page.get_by_label("How widespread is it?").select_option(index=1)
@@ -66,26 +62,13 @@ def test_staff_reports_and_the_coordinator_takes_it_to_recovered(
     expect(page.get_by_role("link", name=incident.reference)).to_be_visible()
     shot(page, "admin-incident-list")
     run_action(
-        page,
-        live_server,
-        incident,
-        "Move selected incidents to another phase…",
-        **{
-            "Move to": "Triaged",
-            "Why (recorded in the history)": "Confirmed: personal data left the company.",
-        },
+        page, live_server, incident, "Move selected incidents to another phase…",
+        **{"Move to": "Triaged", "Why (recorded in the history)": "Confirmed: personal data left the company."},
     )
     expect(page.locator(".messagelist")).to_contain_text("1 incident(s) done")
     run_action(
-        page,
-        live_server,
-        incident,
-        "Escalate selected incidents…",
-        **{
-            "Level": "3 · senior management",
-            "To person": "boss",
-            "Why": "Regulator must hear within 72 hours.",
-        },
+        page, live_server, incident, "Escalate selected incidents…",
+        **{"Level": "3 · senior management", "To person": "boss", "Why": "Regulator must hear within 72 hours."},
     )
     escalation = Escalation.objects.get(incident=incident)
     assert escalation.to_user.username == "boss"
@@ -93,10 +76,7 @@ def test_staff_reports_and_the_coordinator_takes_it_to_recovered(
     # It moves on, phase by phase, to recovered.
     for status in ("Investigating", "Contained", "Eradicated", "Recovered"):
         run_action(
-            page,
-            live_server,
-            incident,
-            "Move selected incidents to another phase…",
+            page, live_server, incident, "Move selected incidents to another phase…",
             **{"Move to": status, "Why (recorded in the history)": f"{status} per runbook."},
         )
         expect(page.locator(".messagelist")).to_contain_text("done")
@@ -105,10 +85,7 @@ def test_staff_reports_and_the_coordinator_takes_it_to_recovered(
 
     # A step the lifecycle forbids is refused by reference and changes nothing.
     run_action(
-        page,
-        live_server,
-        incident,
-        "Move selected incidents to another phase…",
+        page, live_server, incident, "Move selected incidents to another phase…",
         **{"Move to": "Closed", "Why (recorded in the history)": "Done."},
     )
     expect(page.locator(".messagelist")).to_contain_text(incident.reference)

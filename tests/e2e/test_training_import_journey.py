@@ -65,6 +65,4 @@ def test_coordinator_imports_a_sign_in_sheet_with_a_bad_row_then_a_good_one(
     shot(page, "self-service-my-training")
     page.context.clear_cookies()
     sign_in(page, "priya", next_url="/training/")
-    expect(page.get_by_role("row", name="Quarterly fire drill").first).to_contain_text(
-        "Not done yet"
-    )
+    expect(page.get_by_role("row", name="Quarterly fire drill").first).to_contain_text("Not done yet")

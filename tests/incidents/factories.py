@@ -8,12 +8,7 @@ from incidents import services
 from incidents.models import Category, ResponseTarget
 from tests import factories
 
-TARGETS = {
-    "P1": (15, 240, 1440, 60),
-    "P2": (60, 480, 2880, 240),
-    "P3": (240, 2880, 10080, 1440),
-    "P4": (1440, 10080, 20160, 4320),
-}
+TARGETS = {"P1": (15, 240, 1440, 60), "P2": (60, 480, 2880, 240), "P3": (240, 2880, 10080, 1440), "P4": (1440, 10080, 20160, 4320)}
 
 
 def category(name="Security", plan=None):
@@ -24,12 +19,7 @@ def targets():
     for priority, (ack, contain, recover, update) in TARGETS.items():
         ResponseTarget.objects.get_or_create(
             priority=priority,
-            defaults=dict(
-                acknowledge_minutes=ack,
-                contain_minutes=contain,
-                recover_minutes=recover,
-                update_minutes=update,
-            ),
+            defaults=dict(acknowledge_minutes=ack, contain_minutes=contain, recover_minutes=recover, update_minutes=update),
         )
 
 
@@ -49,18 +39,12 @@ def incident(reporter=None, *, impact=3, urgency=3, occurred_hours_ago=1, **kwar
 
 def walk(incident, actor, *statuses, reason="step"):
     for status in statuses:
-        incident = services.incident_transition(
-            incident=incident, actor=actor, status=status, reason=reason
-        )
+        incident = services.incident_transition(incident=incident, actor=actor, status=status, reason=reason)
     return incident
 
 
 def completed_review(incident, actor):
     services.review_save(
-        incident=incident,
-        actor=actor,
-        summary="Summary",
-        root_cause="Cause",
-        lessons_learned="Lessons",
+        incident=incident, actor=actor, summary="Summary", root_cause="Cause", lessons_learned="Lessons"
     )
     return services.review_complete(incident=incident, actor=actor)

@@ -78,13 +78,10 @@ def test_transition_action_moves_every_selected_incident_with_the_reason(client,
     incidents = [f.incident(title=f"i{n}") for n in range(3)]
     client.force_login(coordinator)
     form = client.post(
-        CHANGELIST,
-        {"action": "transition_selected", ACTION_CHECKBOX_NAME: [i.pk for i in incidents]},
+        CHANGELIST, {"action": "transition_selected", ACTION_CHECKBOX_NAME: [i.pk for i in incidents]}
     )
     assert form.status_code == 200 and b"Move to" in form.content
-    response = bulk(
-        client, "transition_selected", incidents, status="triaged", reason="Morning triage"
-    )
+    response = bulk(client, "transition_selected", incidents, status="triaged", reason="Morning triage")
     assert response.status_code == 302
     for incident in incidents:
         incident.refresh_from_db()
@@ -165,9 +162,7 @@ def test_editing_in_the_admin_rederives_priority_and_records_the_user(client, co
     add_row("Action", kind="corrective", description="Patch the firewall", status="open")
     add_row("TimelineEntry", text="Vendor called back")
     response = client.post(url, data)
-    assert response.status_code == 302, (
-        response.context and response.context["adminform"].form.errors
-    )
+    assert response.status_code == 302, response.context and response.context["adminform"].form.errors
     incident.refresh_from_db()
     assert (incident.impact, incident.urgency, incident.priority) == (1, 1, "P1")
     assert incident.history.first().history_user == coordinator
@@ -175,9 +170,7 @@ def test_editing_in_the_admin_rederives_priority_and_records_the_user(client, co
     action = incident.actions.get()
     assert action.description == "Patch the firewall"
     assert action.history.first().history_user == coordinator
-    assert incident.timeline.filter(
-        kind="note", text="Vendor called back", author=coordinator
-    ).exists()
+    assert incident.timeline.filter(kind="note", text="Vendor called back", author=coordinator).exists()
 
 
 def test_dashboard_shows_the_metrics(client, coordinator):
@@ -198,9 +191,7 @@ def test_staff_without_admin_access_cannot_open_the_dashboard(client, staff_user
 
 @pytest.fixture
 def secret(superuser):
-    incident = f.incident(
-        factories.staff(username="whistle"), confidential=True, title="Secret matter"
-    )
+    incident = f.incident(factories.staff(username="whistle"), confidential=True, title="Secret matter")
     services.timeline_note_add(incident=incident, actor=superuser, text="hush")
     return incident
 
@@ -215,12 +206,7 @@ def test_confidential_incidents_do_not_exist_for_coordinators_outside_the_team(c
     assert history.status_code == 404
     autocomplete = client.get(
         reverse("admin:autocomplete"),
-        {
-            "app_label": "incidents",
-            "model_name": "action",
-            "field_name": "incident",
-            "term": "Secret",
-        },
+        {"app_label": "incidents", "model_name": "action", "field_name": "incident", "term": "Secret"},
     )
     assert autocomplete.status_code == 200
     assert autocomplete.json()["results"] == []
@@ -235,27 +221,16 @@ def test_team_members_see_the_confidential_incident_in_the_admin(client, secret,
     services.team_member_add(incident=secret, actor=superuser, user=member)
     client.force_login(member)
     assert secret.reference.encode() in client.get(CHANGELIST).content
-    assert (
-        client.get(reverse("admin:incidents_incident_change", args=[secret.pk])).status_code == 200
-    )
-    assert (
-        client.get(reverse("admin:incidents_incident_history", args=[secret.pk])).status_code == 200
-    )
+    assert client.get(reverse("admin:incidents_incident_change", args=[secret.pk])).status_code == 200
+    assert client.get(reverse("admin:incidents_incident_history", args=[secret.pk])).status_code == 200
     autocomplete = client.get(
         reverse("admin:autocomplete"),
-        {
-            "app_label": "incidents",
-            "model_name": "action",
-            "field_name": "incident",
-            "term": "Secret",
-        },
+        {"app_label": "incidents", "model_name": "action", "field_name": "incident", "term": "Secret"},
     )
     assert [r["id"] for r in autocomplete.json()["results"]] == [str(secret.pk)]
 
 
-def test_history_page_hides_an_anonymous_reporter_from_coordinators(
-    client, coordinator, compliance_user
-):
+def test_history_page_hides_an_anonymous_reporter_from_coordinators(client, coordinator, compliance_user):
     reporter = factories.staff(username="anonymous_reporter", first_name="Rhea", last_name="Porter")
     incident = f.incident(reporter, anonymous=True)
     services.incident_update(incident=incident, actor=coordinator, title="Edited title")
@@ -270,9 +245,7 @@ def test_history_page_hides_an_anonymous_reporter_from_coordinators(
 
 def test_timeline_entries_show_their_text_once_on_the_change_page(client, coordinator):
     incident = f.incident()
-    services.timeline_note_add(
-        incident=incident, actor=coordinator, text="Vendor confirmed the leak"
-    )
+    services.timeline_note_add(incident=incident, actor=coordinator, text="Vendor confirmed the leak")
     client.force_login(coordinator)
     page = client.get(reverse("admin:incidents_incident_change", args=[incident.pk]))
     html = page.content.decode()
@@ -288,13 +261,7 @@ def test_configuration_is_added_and_edited_through_the_services(client, superuse
     client.force_login(superuser)
     added = client.post(
         reverse("admin:incidents_messagetemplate_add"),
-        {
-            "name": "Outage",
-            "scenario": "",
-            "subject": "{reference} down",
-            "body": "{title}",
-            "active": "on",
-        },
+        {"name": "Outage", "scenario": "", "subject": "{reference} down", "body": "{title}", "active": "on"},
     )
     assert added.status_code == 302
     template = MessageTemplate.objects.get(name="Outage")

@@ -56,9 +56,7 @@ def test_bad_reports_get_400_with_the_field(api, staff_user, override, field):
 def test_priority_and_status_are_read_only_in_patch(api, coordinator):
     incident = f.incident(impact=4, urgency=4)
     response = api(coordinator).patch(
-        f"/api/v1/incidents/{incident.pk}/",
-        {"priority": "P1", "status": "closed", "title": "New"},
-        format="json",
+        f"/api/v1/incidents/{incident.pk}/", {"priority": "P1", "status": "closed", "title": "New"}, format="json"
     )
     assert response.status_code == 200
     assert response.json()["priority"] == "P4" and response.json()["status"] == "reported"
@@ -68,39 +66,20 @@ def test_priority_and_status_are_read_only_in_patch(api, coordinator):
 def test_transition_200_then_409_for_a_forbidden_step(api, coordinator):
     incident = f.incident()
     client = api(coordinator)
-    ok = client.post(
-        f"/api/v1/incidents/{incident.pk}/transition/",
-        {"status": "triaged", "reason": "real"},
-        format="json",
-    )
+    ok = client.post(f"/api/v1/incidents/{incident.pk}/transition/", {"status": "triaged", "reason": "real"}, format="json")
     assert ok.status_code == 200 and ok.json()["status"] == "triaged"
-    bad = client.post(
-        f"/api/v1/incidents/{incident.pk}/transition/", {"status": "closed"}, format="json"
-    )
+    bad = client.post(f"/api/v1/incidents/{incident.pk}/transition/", {"status": "closed"}, format="json")
     assert bad.status_code == 409 and "cannot go" in bad.json()["detail"]
-    unknown = client.post(
-        f"/api/v1/incidents/{incident.pk}/transition/", {"status": "done"}, format="json"
-    )
+    unknown = client.post(f"/api/v1/incidents/{incident.pk}/transition/", {"status": "done"}, format="json")
     assert unknown.status_code == 400
 
 
 def test_staff_cannot_edit_transition_or_escalate(api, staff_user):
     incident = f.incident(reporter=staff_user)
     client = api(staff_user)
-    assert (
-        client.patch(f"/api/v1/incidents/{incident.pk}/", {"title": "x"}, format="json").status_code
-        == 403
-    )
-    assert (
-        client.post(
-            f"/api/v1/incidents/{incident.pk}/transition/", {"status": "triaged"}, format="json"
-        ).status_code
-        == 403
-    )
-    assert (
-        client.post(f"/api/v1/incidents/{incident.pk}/escalations/", {}, format="json").status_code
-        == 403
-    )
+    assert client.patch(f"/api/v1/incidents/{incident.pk}/", {"title": "x"}, format="json").status_code == 403
+    assert client.post(f"/api/v1/incidents/{incident.pk}/transition/", {"status": "triaged"}, format="json").status_code == 403
+    assert client.post(f"/api/v1/incidents/{incident.pk}/escalations/", {}, format="json").status_code == 403
 
 
 def test_compliance_reads_but_cannot_write(api):
@@ -108,10 +87,7 @@ def test_compliance_reads_but_cannot_write(api):
     incident = f.incident()
     client = api(auditor)
     assert client.get(f"/api/v1/incidents/{incident.pk}/").status_code == 200
-    assert (
-        client.patch(f"/api/v1/incidents/{incident.pk}/", {"title": "x"}, format="json").status_code
-        == 403
-    )
+    assert client.patch(f"/api/v1/incidents/{incident.pk}/", {"title": "x"}, format="json").status_code == 403
     assert client.post("/api/v1/incidents/", report_body(), format="json").status_code == 403
 
 
@@ -119,10 +95,7 @@ def test_delete_and_put_answer_405(api, coordinator):
     incident = f.incident()
     client = api(coordinator)
     assert client.delete(f"/api/v1/incidents/{incident.pk}/").status_code == 405
-    assert (
-        client.put(f"/api/v1/incidents/{incident.pk}/", report_body(), format="json").status_code
-        == 405
-    )
+    assert client.put(f"/api/v1/incidents/{incident.pk}/", report_body(), format="json").status_code == 405
 
 
 def test_delete_answers_405_even_without_any_permission(api, staff_user):
@@ -136,13 +109,9 @@ def test_stale_if_match_answers_412_and_changes_nothing(api, coordinator):
     incident = f.incident(title="Original")
     client = api(coordinator)
     etag = client.get(f"/api/v1/incidents/{incident.pk}/")["ETag"]
-    first = client.patch(
-        f"/api/v1/incidents/{incident.pk}/", {"title": "First"}, format="json", HTTP_IF_MATCH=etag
-    )
+    first = client.patch(f"/api/v1/incidents/{incident.pk}/", {"title": "First"}, format="json", HTTP_IF_MATCH=etag)
     assert first.status_code == 200 and first["ETag"] != etag
-    second = client.patch(
-        f"/api/v1/incidents/{incident.pk}/", {"title": "Second"}, format="json", HTTP_IF_MATCH=etag
-    )
+    second = client.patch(f"/api/v1/incidents/{incident.pk}/", {"title": "Second"}, format="json", HTTP_IF_MATCH=etag)
     assert second.status_code == 412
     assert Incident.objects.get(pk=incident.pk).title == "First"
 
@@ -152,70 +121,37 @@ def test_escalations_timeline_and_actions(api, coordinator):
     boss = factories.coordinator(username="boss")
     client = api(coordinator)
     url = f"/api/v1/incidents/{incident.pk}"
-    esc = client.post(
-        f"{url}/escalations/",
-        {"level": "2", "to_user": boss.pk, "reason": "Need help"},
-        format="json",
-    )
+    esc = client.post(f"{url}/escalations/", {"level": "2", "to_user": boss.pk, "reason": "Need help"}, format="json")
     assert esc.status_code == 201 and esc.json()["to_user"] == boss.pk
-    both = client.post(
-        f"{url}/escalations/",
-        {"level": "2", "to_user": boss.pk, "to_group": "Staff", "reason": "x"},
-        format="json",
-    )
+    both = client.post(f"{url}/escalations/", {"level": "2", "to_user": boss.pk, "to_group": "Staff", "reason": "x"}, format="json")
     assert both.status_code == 400
     assert client.get(f"{url}/escalations/").json()["count"] == 1
     note = client.post(f"{url}/timeline/", {"text": "Called the vendor"}, format="json")
     assert note.status_code == 201 and note.json()["kind"] == "note"
     assert client.post(f"{url}/timeline/", {"text": ""}, format="json").status_code == 400
-    action = client.post(
-        f"{url}/actions/",
-        {"kind": "containment", "description": "Block IP", "owner": boss.pk},
-        format="json",
-    )
+    action = client.post(f"{url}/actions/", {"kind": "containment", "description": "Block IP", "owner": boss.pk}, format="json")
     assert action.status_code == 201
-    done = client.patch(
-        f"/api/v1/actions/{action.json()['id']}/", {"status": "done"}, format="json"
-    )
+    done = client.patch(f"/api/v1/actions/{action.json()['id']}/", {"status": "done"}, format="json")
     assert done.status_code == 200 and done.json()["completed_at"] is not None
-    assert (
-        client.patch(
-            f"/api/v1/actions/{action.json()['id']}/", {"status": "nope"}, format="json"
-        ).status_code
-        == 400
-    )
-    assert (
-        client.post(
-            f"{url}/actions/", {"kind": "magic", "description": "x"}, format="json"
-        ).status_code
-        == 400
-    )
+    assert client.patch(f"/api/v1/actions/{action.json()['id']}/", {"status": "nope"}, format="json").status_code == 400
+    assert client.post(f"{url}/actions/", {"kind": "magic", "description": "x"}, format="json").status_code == 400
 
 
 def test_list_filters(api, coordinator):
     low = f.incident(impact=4, urgency=4, title="Low one")
     high = f.incident(impact=1, urgency=1, title="High one")
     client = api(coordinator)
-    assert [r["id"] for r in client.get("/api/v1/incidents/?priority=P1").json()["results"]] == [
-        high.pk
-    ]
-    assert [r["id"] for r in client.get("/api/v1/incidents/?search=Low").json()["results"]] == [
-        low.pk
-    ]
+    assert [r["id"] for r in client.get("/api/v1/incidents/?priority=P1").json()["results"]] == [high.pk]
+    assert [r["id"] for r in client.get("/api/v1/incidents/?search=Low").json()["results"]] == [low.pk]
     ordered = client.get("/api/v1/incidents/?ordering=priority").json()["results"]
     assert [r["id"] for r in ordered] == [high.pk, low.pk]
-    after = client.get(
-        "/api/v1/incidents/",
-        {"reported_after": (timezone.now() + datetime.timedelta(hours=1)).isoformat()},
-    )
+    after = client.get("/api/v1/incidents/", {"reported_after": (timezone.now() + datetime.timedelta(hours=1)).isoformat()})
     assert after.json()["count"] == 0
     assert client.get("/api/v1/incidents/?status=nonsense").status_code == 400
 
 
 @pytest.mark.parametrize("rows", [5, 50])
-def test_list_costs_the_same_queries_at_5_and_50_rows(
-    api, coordinator, rows, django_assert_num_queries
-):
+def test_list_costs_the_same_queries_at_5_and_50_rows(api, coordinator, rows, django_assert_num_queries):
     f.targets()
     reporter = factories.staff(username="rep")
     for n in range(rows):
@@ -239,18 +175,13 @@ def test_token_authenticated_writes_record_the_user(client, coordinator):
     )
     assert response.status_code == 200
     record = Incident.objects.get(pk=incident.pk).history.first()
-    assert (
-        record.history_user == coordinator
-        and record.history_change_reason == "Reported → Triaged: by token"
-    )
+    assert record.history_user == coordinator and record.history_change_reason == "Reported → Triaged: by token"
 
 
 def test_history_endpoint_lists_changes_with_user_and_reason(api, coordinator, compliance_user):
     incident = f.incident(title="Before")
     api(coordinator).patch(f"/api/v1/incidents/{incident.pk}/", {"title": "After"}, format="json")
-    entries = (
-        api(compliance_user).get(f"/api/v1/incidents/{incident.pk}/history/").json()["results"]
-    )
+    entries = api(compliance_user).get(f"/api/v1/incidents/{incident.pk}/history/").json()["results"]
     assert entries[0]["history_user"] == coordinator.pk
     assert entries[0]["changes"]["title"] == {"old": "Before", "new": "After"}
     assert entries[-1]["history_type"] == "created"
@@ -293,9 +224,7 @@ def test_report_form_accepts_a_far_utc_offset(client, staff_user):
     form = ReportForm(data={"occurred_at": "2026-01-01T10:00:00+20:30"})
     form.is_valid()
     assert "occurred_at" not in form.errors
-    assert form.cleaned_data["occurred_at"] == datetime.datetime(
-        2025, 12, 31, 13, 30, tzinfo=datetime.UTC
-    )
+    assert form.cleaned_data["occurred_at"] == datetime.datetime(2025, 12, 31, 13, 30, tzinfo=datetime.UTC)
 
 
 def test_breached_filter(api, coordinator):
@@ -305,12 +234,8 @@ def test_breached_filter(api, coordinator):
     old.save()
     fresh = f.incident(impact=1, urgency=1, title="Fresh P1")
     client = api(coordinator)
-    assert [r["id"] for r in client.get("/api/v1/incidents/?breached=true").json()["results"]] == [
-        old.pk
-    ]
-    assert [r["id"] for r in client.get("/api/v1/incidents/?breached=false").json()["results"]] == [
-        fresh.pk
-    ]
+    assert [r["id"] for r in client.get("/api/v1/incidents/?breached=true").json()["results"]] == [old.pk]
+    assert [r["id"] for r in client.get("/api/v1/incidents/?breached=false").json()["results"]] == [fresh.pk]
 
 
 @pytest.mark.parametrize("sees_reporter", [False, True])

@@ -24,9 +24,7 @@ def _overdue_p1(manager):
 
 
 @pytest.mark.django_db
-def test_the_timer_escalates_overdue_incidents_once_and_records_the_system_user(
-    django_capture_on_commit_callbacks,
-):
+def test_the_timer_escalates_overdue_incidents_once_and_records_the_system_user(django_capture_on_commit_callbacks):
     manager = factories.coordinator(username="mgr", email="mgr@example.org")
     incident = _overdue_p1(manager)
     later = timezone.now() + datetime.timedelta(minutes=30)

@@ -167,15 +167,11 @@ def test_children_stay_hidden_from_those_who_may_not_see_them(client, superuser,
     client.force_login(reader)
     records = [r[1] for r in rows(page_of(client, secret))]
     assert any(r.startswith("Action: ") for r in records)
-    assert not any(
-        r.startswith(("Communication", "Team member", "Escalation", "Post-")) for r in records
-    )
+    assert not any(r.startswith(("Communication", "Team member", "Escalation", "Post-")) for r in records)
     assert "Status update" not in page_of(client, secret)
 
 
-def test_anonymous_reporter_hidden_for_a_coordinator_shown_to_compliance(
-    client, api, coordinator, compliance_user
-):
+def test_anonymous_reporter_hidden_for_a_coordinator_shown_to_compliance(client, api, coordinator, compliance_user):
     reporter = named("rhea", "Rhea", "Porter", make=factories.staff)
     incident = f.incident(reporter, anonymous=True)
     services.incident_update(incident=incident, actor=coordinator, title="Edited title")
@@ -207,11 +203,7 @@ def test_admin_and_api_list_the_same_changes(client, api, coordinator):
     shown = row_fields(page_of(client, incident))
     entries = api(coordinator).get(f"/api/v1/incidents/{incident.pk}/history/").json()["results"]
     expected = [
-        {
-            capfirst(incident._meta.get_field(name).verbose_name)
-            for name in e["changes"]
-            if name != "id"
-        }
+        {capfirst(incident._meta.get_field(name).verbose_name) for name in e["changes"] if name != "id"}
         for e in entries
     ]
     assert shown == expected
@@ -220,9 +212,7 @@ def test_admin_and_api_list_the_same_changes(client, api, coordinator):
 
 def test_other_history_pages_speak_in_words_too(client, compliance_user, ann):
     incident = f.incident()
-    action = services.action_create(
-        incident=incident, actor=ann, kind="corrective", description="d"
-    )
+    action = services.action_create(incident=incident, actor=ann, kind="corrective", description="d")
     services.action_update(action=action, actor=ann, owner=ann, status="done")
     person = factories.staff(username="pat", first_name="Pat", last_name="Lee")
     person.groups.add(Group.objects.get(name=COMPLIANCE))
@@ -237,9 +227,7 @@ def _grow(incident, actor, member, n):
     _story(incident, actor, member)
     for i in range(n):
         services.incident_update(incident=incident, actor=actor, title=f"Title {i}")
-        services.action_create(
-            incident=incident, actor=actor, kind="corrective", description=f"a{i}"
-        )
+        services.action_create(incident=incident, actor=actor, kind="corrective", description=f"a{i}")
 
 
 def _queries(client, obj):

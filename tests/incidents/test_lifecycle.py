@@ -33,23 +33,17 @@ def incident_in(status, actor):
 def test_every_pair_is_allowed_exactly_when_the_table_says(coordinator, source, target):
     incident = incident_in(source, coordinator)
     if target in Incident.pipeline[source]:
-        moved = services.incident_transition(
-            incident=incident, actor=coordinator, status=target, reason="because"
-        )
+        moved = services.incident_transition(incident=incident, actor=coordinator, status=target, reason="because")
         assert moved.status == target
     else:
         with pytest.raises(TransitionNotAllowed):
-            services.incident_transition(
-                incident=incident, actor=coordinator, status=target, reason="because"
-            )
+            services.incident_transition(incident=incident, actor=coordinator, status=target, reason="because")
         assert Incident.objects.get(pk=incident.pk).status == source
 
 
 def test_each_step_stamps_the_phase_writes_the_timeline_and_records_who_and_why(coordinator):
     incident = f.incident()
-    moved = services.incident_transition(
-        incident=incident, actor=coordinator, status="triaged", reason="Looks real"
-    )
+    moved = services.incident_transition(incident=incident, actor=coordinator, status="triaged", reason="Looks real")
     assert moved.acknowledged_at is not None
     entry = moved.timeline.filter(kind=TimelineEntry.Kind.STATUS_CHANGE).get()
     assert "Reported → Triaged" in entry.text and entry.author == coordinator
@@ -60,22 +54,15 @@ def test_each_step_stamps_the_phase_writes_the_timeline_and_records_who_and_why(
 
 @pytest.mark.parametrize(("impact", "urgency"), [(1, 1), (2, 2)])
 def test_p1_and_p2_cannot_close_without_a_completed_review(coordinator, impact, urgency):
-    incident = f.walk(
-        f.incident(impact=impact, urgency=urgency), coordinator, *PATH_TO[Status.RECOVERED]
-    )
+    incident = f.walk(f.incident(impact=impact, urgency=urgency), coordinator, *PATH_TO[Status.RECOVERED])
     assert incident.priority in ("P1", "P2")
     with pytest.raises(TransitionNotAllowed, match="post-incident review"):
         services.incident_transition(incident=incident, actor=coordinator, status="closed")
-    services.review_save(
-        incident=incident, actor=coordinator, summary="s", root_cause="r", lessons_learned="l"
-    )
+    services.review_save(incident=incident, actor=coordinator, summary="s", root_cause="r", lessons_learned="l")
     with pytest.raises(TransitionNotAllowed):  # a draft review is not enough
         services.incident_transition(incident=incident, actor=coordinator, status="closed")
     services.review_complete(incident=incident, actor=coordinator)
-    assert (
-        services.incident_transition(incident=incident, actor=coordinator, status="closed").status
-        == "closed"
-    )
+    assert services.incident_transition(incident=incident, actor=coordinator, status="closed").status == "closed"
 
 
 def test_p3_closes_without_a_review(coordinator):
@@ -86,9 +73,7 @@ def test_p3_closes_without_a_review(coordinator):
 def test_reopen_needs_a_reason_and_counts(coordinator):
     incident = incident_in(Status.CLOSED, coordinator)
     with pytest.raises(InvalidInput):
-        services.incident_transition(
-            incident=incident, actor=coordinator, status="investigating", reason="  "
-        )
+        services.incident_transition(incident=incident, actor=coordinator, status="investigating", reason="  ")
     reopened = services.incident_transition(
         incident=incident, actor=coordinator, status="investigating", reason="It came back"
     )
@@ -108,9 +93,7 @@ def test_unknown_status_is_invalid_input(coordinator):
 
 
 @pytest.mark.parametrize(("source", "target"), all_pairs(Action))
-def test_an_action_moves_between_any_two_statuses_and_done_stamps_completion(
-    coordinator, source, target
-):
+def test_an_action_moves_between_any_two_statuses_and_done_stamps_completion(coordinator, source, target):
     assert target in Action.pipeline[source]  # the table allows every step
     action = services.action_create(
         incident=f.incident(), actor=coordinator, kind="containment", description="Isolate the host"

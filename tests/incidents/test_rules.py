@@ -94,19 +94,14 @@ def test_breached_filter_finds_exactly_the_breached(coordinator):
     assert set(Incident.objects.filter(queries.breached_filter(now=later))) == {old}
 
 
-def test_communication_renders_a_template_emails_and_logs(
-    coordinator, django_capture_on_commit_callbacks
-):
+def test_communication_renders_a_template_emails_and_logs(coordinator, django_capture_on_commit_callbacks):
     incident = f.incident(title="Portal down")
     template = MessageTemplate.objects.create(
         name="Update", subject="[{priority}] {reference}", body="{title} is {status}."
     )
     with django_capture_on_commit_callbacks(execute=True):
         sent = services.communication_send(
-            incident=incident,
-            actor=coordinator,
-            template=template,
-            audience="a@example.org, b@example.org",
+            incident=incident, actor=coordinator, template=template, audience="a@example.org, b@example.org"
         )
     assert sent.subject == f"[P3] {incident.reference}" and sent.body == "Portal down is Reported."
     assert sorted(mail.outbox[0].to) == ["a@example.org", "b@example.org"]
@@ -148,10 +143,7 @@ def test_review_asking_for_a_plan_change_files_a_change_request(coordinator):
     review = services.review_complete(incident=incident, actor=coordinator)
     request = PlanChangeRequest.objects.get(plan=plan)
     assert review.plan_change_request == request
-    assert (
-        request.details == "Add an out-of-hours escalation step."
-        and incident.reference in request.source
-    )
+    assert request.details == "Add an out-of-hours escalation step." and incident.reference in request.source
 
 
 def test_a_completed_review_is_frozen(coordinator):
@@ -161,22 +153,14 @@ def test_a_completed_review_is_frozen(coordinator):
         services.review_save(incident=incident, actor=coordinator, summary="rewrite")
 
 
-def test_escalation_emails_the_recipient_and_lands_on_the_timeline(
-    coordinator, django_capture_on_commit_callbacks
-):
+def test_escalation_emails_the_recipient_and_lands_on_the_timeline(coordinator, django_capture_on_commit_callbacks):
     boss = factories.UserFactory(username="boss", email="boss@example.org")
     incident = f.incident()
     with django_capture_on_commit_callbacks(execute=True):
         escalation = services.incident_escalate(
-            incident=incident,
-            actor=coordinator,
-            level="3",
-            to_user=boss,
-            reason="Customers affected",
+            incident=incident, actor=coordinator, level="3", to_user=boss, reason="Customers affected"
         )
-    assert (
-        mail.outbox[0].to == ["boss@example.org"] and incident.reference in mail.outbox[0].subject
-    )
+    assert mail.outbox[0].to == ["boss@example.org"] and incident.reference in mail.outbox[0].subject
     assert incident.timeline.filter(kind="escalation", text__contains="Customers affected").exists()
     acknowledged = services.escalation_acknowledge(escalation=escalation, actor=boss)
     assert acknowledged.acknowledged_by == boss

@@ -40,9 +40,7 @@ def test_staff_report_an_incident_and_land_on_its_page(client, staff_user):
 
 def test_a_bad_report_shows_the_errors_and_saves_nothing(client, staff_user):
     client.force_login(staff_user)
-    response = client.post(
-        reverse("incidents:report"), report_data(title="", occurred_at="yesterday")
-    )
+    response = client.post(reverse("incidents:report"), report_data(title="", occurred_at="yesterday"))
     assert response.status_code == 200
     assert set(response.context["form"].errors) == {"title", "occurred_at"}
     assert not Incident.objects.exists()

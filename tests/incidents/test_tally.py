@@ -141,6 +141,7 @@ def test_the_admin_changelist_total_is_what_the_coordinator_may_see(client, worl
     assert narrowed.context["cl"].result_count == 2
 
 
+
 def test_replace_into_keeps_the_tally_exact_on_sqlite(sqlite_only):
     # REPLACE deletes the row it collides with; our connections turn on recursive_triggers
     # so that delete fires the tally's DELETE trigger (core.apps).

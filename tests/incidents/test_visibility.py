@@ -25,16 +25,12 @@ def test_confidential_is_404_outside_the_team_everywhere(api, secret):
     assert client.get(f"{base}/history/").status_code == 404
     assert client.get(f"{base}/timeline/").status_code == 404
     assert client.get(f"{base}/escalations/").status_code == 404
-    assert (
-        client.post(f"{base}/transition/", {"status": "triaged"}, format="json").status_code == 404
-    )
+    assert client.post(f"{base}/transition/", {"status": "triaged"}, format="json").status_code == 404
     assert client.get("/api/v1/incidents/").json()["count"] == 0
     assert client.get("/api/v1/metrics/incidents/").json()["incidents"] == 0
 
 
-def test_team_members_manager_compliance_and_superusers_see_it(
-    api, secret, coordinator, compliance_user, superuser
-):
+def test_team_members_manager_compliance_and_superusers_see_it(api, secret, coordinator, compliance_user, superuser):
     incident, reporter = secret
     member = factories.coordinator(username="member")
     manager = factories.coordinator(username="manager")
@@ -52,18 +48,13 @@ def test_staff_see_only_their_own_reports(api):
     assert [r["id"] for r in results] == [mine.pk]
 
 
-def test_anonymous_reporter_hidden_from_coordinators_shown_to_compliance(
-    api, coordinator, compliance_user
-):
+def test_anonymous_reporter_hidden_from_coordinators_shown_to_compliance(api, coordinator, compliance_user):
     reporter = factories.staff(username="anon")
     incident = f.incident(reporter, anonymous=True)
     services.incident_update(incident=incident, actor=coordinator, title="Edited")
     assert api(coordinator).get(f"/api/v1/incidents/{incident.pk}/").json()["reporter"] is None
     assert api(coordinator).get("/api/v1/incidents/").json()["results"][0]["reporter"] is None
-    assert (
-        api(compliance_user).get(f"/api/v1/incidents/{incident.pk}/").json()["reporter"]
-        == reporter.pk
-    )
+    assert api(compliance_user).get(f"/api/v1/incidents/{incident.pk}/").json()["reporter"] == reporter.pk
 
 
 def test_anonymous_reporter_hidden_in_history(api, coordinator, compliance_user):
@@ -76,10 +67,7 @@ def test_anonymous_reporter_hidden_in_history(api, coordinator, compliance_user)
     assert all("reporter" not in e["changes"] for e in entries)
     assert entries[0]["history_user"] == coordinator.pk
     audit = api(compliance_user).get(f"/api/v1/incidents/{incident.pk}/history/").json()["results"]
-    assert (
-        audit[-1]["history_user"] == reporter.pk
-        and audit[-1]["changes"]["reporter"]["new"] == reporter.pk
-    )
+    assert audit[-1]["history_user"] == reporter.pk and audit[-1]["changes"]["reporter"]["new"] == reporter.pk
 
 
 def test_anonymous_report_timeline_has_no_author(coordinator):

@@ -56,3 +56,4 @@ def test_a_difference_in_line_endings_alone_is_no_change(coordinator, approver):
     assert set(states.values()) == {"unchanged"}
     ops = next(r for r in diff["sections"] if r["key"] == "incident-reporting")["body_changes"]
     assert all(op["op"] == "equal" for op in ops)
+

@@ -61,12 +61,9 @@ def test_a_published_versions_author_and_stamps_keep_their_values(published, col
     if column != "published_at":
         from django.contrib.auth import get_user_model
 
-        value = (
-            get_user_model()
-            .objects.exclude(pk=getattr(published, column))
-            .values_list("pk", flat=True)
-            .first()
-        )
+        value = get_user_model().objects.exclude(
+            pk=getattr(published, column)
+        ).values_list("pk", flat=True).first()
     with pytest.raises(DatabaseError, match="signature stamps"):
         raw(f"UPDATE plans_planversion SET {column} = %s WHERE id = %s", [value, published.pk])
 

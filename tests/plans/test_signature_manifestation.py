@@ -15,10 +15,7 @@ def signed(approver):
     _, version, _, _ = published_plan(approver=approver, code="SIG")
     signer = factories.staff(username="sam", first_name="Samantha", last_name="Okafor")
     acknowledgement, _ = services.acknowledgement_create(
-        version=version,
-        actor=signer,
-        full_name="samantha  OKAFOR",
-        content_hash=version.content_hash,
+        version=version, actor=signer, full_name="samantha  OKAFOR", content_hash=version.content_hash
     )
     return acknowledgement
 

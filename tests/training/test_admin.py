@@ -212,7 +212,9 @@ def test_every_admin_page_answers(client, superuser):
         assert response.status_code == 200, name
 
 
-def test_the_admin_and_the_services_refuse_the_models_limits_in_the_same_words(client, coordinator):
+def test_the_admin_and_the_services_refuse_the_models_limits_in_the_same_words(
+    client, coordinator
+):
     from django.core.exceptions import ValidationError
 
     from training.models import VALIDITY_MAX_MESSAGE
