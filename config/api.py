@@ -11,6 +11,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
+from rest_framework.routers import DefaultRouter
 from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
@@ -19,6 +20,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from core.api import AuditedViewMixin
 from core.audit_api import AuditLogView
 from core.errors import DomainError
+from core.people_api import PersonViewSet
 from core.timezones import remember_in_session, time_zone_set, zone_name_of
 
 
@@ -142,10 +144,15 @@ class TokenView(ObtainAuthToken):
             raise
 
 
+people = DefaultRouter()
+people.include_root_view = False
+people.register("users", PersonViewSet, basename="user")
+
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
     path("me/", MeView.as_view(), name="api-me"),
     path("audit/", AuditLogView.as_view(), name="api-audit"),
+    *people.urls,
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("incidents.api.urls")),

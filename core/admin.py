@@ -28,6 +28,7 @@ from core.admin_site import AdminDoors, refuse_writes
 from core.errors import DomainError
 from core.evidence import history_entries_by
 from core.parsing import parse_id
+from core.people import PERSON_SEARCH_FIELDS, people_visible_to, person_label
 
 # Reading any record's history (the admin's history pages and the API's /history/).
 HISTORY_PERMISSION = "core.view_history"
@@ -81,7 +82,51 @@ def _historical_m2m(field, record):
     return display
 
 
-class AuditedAdmin(AdminDoors, ReadableHistory, SimpleHistoryAdmin):
+def is_person_field(db_field):
+    return db_field.is_relation and db_field.related_model is get_user_model()
+
+
+class PeopleByName:
+    """Every field that names a person offers and shows them by name (`person_label`), not
+    by the bare username `str(user)` is: the selected value of an autocomplete, a drop-down's
+    choices, a multiple choice. Mixed into AuditedAdmin and into the inlines that name people."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if formfield is not None and is_person_field(db_field):
+            formfield.label_from_instance = person_label
+        return formfield
+
+
+def person_column(field_name, description=None):
+    """A list column or read-only field showing the person in `field_name` by name; declare it
+    on the admin or inline (`owner_name = person_column("owner")`) and name it in its fields."""
+
+    def show(_admin, obj):
+        user = getattr(obj, field_name)
+        return person_label(user) if user is not None else "—"
+
+    show.__name__ = f"{field_name}_name"
+    return admin.display(
+        description=description or field_name.replace("_", " "),
+        ordering=f"{field_name}__last_name",
+    )(show)
+
+
+class PersonFilter(admin.RelatedOnlyFieldListFilter):
+    """A filter on a person: only the people who occur in the list (not every account), by name."""
+
+    def field_choices(self, field, request, model_admin):
+        people = (
+            model_admin.get_queryset(request)
+            .exclude(**{f"{self.field_path}__isnull": True})
+            .values(f"{self.field_path}__pk")
+        )
+        users = people_visible_to(request.user).filter(pk__in=people)
+        return [(user.pk, person_label(user)) for user in users]
+
+
+class AuditedAdmin(PeopleByName, AdminDoors, ReadableHistory, SimpleHistoryAdmin):
     """Base admin for every model of ours: history pages (read-only, for those who may read
     history, of rows they may see, in words: core.admin_history), cheap changelists, declared
     filters only."""
@@ -348,6 +393,14 @@ admin.site.unregister(User)
 class AuditedUserAdmin(UserAdmin, AuditedAdmin):
     list_display = ("username", "first_name", "last_name", "email", "is_staff", "is_active")
     list_filter = ("is_staff", "is_superuser", "is_active", "groups")
+    # Every person chooser (autocomplete_fields naming a user) searches these, and shows
+    # each result as `autocomplete_label` (CaseAdminSite's autocomplete view).
+    search_fields = PERSON_SEARCH_FIELDS
+    ordering = ("last_name", "first_name", "username")
+
+    @staticmethod
+    def autocomplete_label(user):
+        return person_label(user)
 
     def get_deleted_objects(self, objs, request):
         """A person the history names as having made a change is kept (the audit trail needs

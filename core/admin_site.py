@@ -28,7 +28,9 @@ from django.contrib.admin.filters import (
     SimpleListFilter,
 )
 from django.contrib.admin.utils import get_fields_from_path, unquote
+from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.contrib.admin.widgets import url_params_from_lookup_dict
+from django.core.exceptions import PermissionDenied
 from django.db.models import Field
 from django.http import Http404, HttpResponseNotAllowed
 from django.urls import path
@@ -84,7 +86,9 @@ def filter_parameters(model_admin, request, item):
         field = get_fields_from_path(model_admin.model, path_)[-1]
     if filter_class is None:
         filter_class = next(c for test, c in FieldListFilter._field_list_filters if test(field))
-    params = FIELD_FILTER_PARAMS.get(filter_class)
+    params = next(
+        (FIELD_FILTER_PARAMS[c] for c in filter_class.__mro__ if c in FIELD_FILTER_PARAMS), None
+    )
     if params is not None:
         return params(path_, field)
     spec = filter_class(field, request, {}, model_admin.model, model_admin, field_path=path_)
@@ -129,8 +133,35 @@ class AdminDoors:
         return not reads_only(request.user) and super().has_delete_permission(request, obj)
 
 
+class LabelledAutocompleteView(AutocompleteJsonView):
+    """Django's autocomplete (its doors unchanged: the source field must be an autocomplete
+    field of a registered admin, the reader needs view permission on the target's admin),
+    with each result's text from the target admin's `autocomplete_label(obj)` where it has
+    one (people by name: core.admin.AuditedUserAdmin) rather than `str(obj)`.
+
+    One door more: the reader must also hold the view permission of the field's own model
+    (Django checks only the target's), so a list of people answers only someone who may see
+    the records that name them.
+    """
+
+    def process_request(self, request):
+        term, model_admin, source_field, to_field_name = super().process_request(request)
+        opts = source_field.model._meta
+        if not request.user.has_perm(f"{opts.app_label}.view_{opts.model_name}"):
+            raise PermissionDenied
+        return term, model_admin, source_field, to_field_name
+
+    def serialize_result(self, obj, to_field_name):
+        result = super().serialize_result(obj, to_field_name)
+        label = getattr(self.model_admin, "autocomplete_label", None)
+        return {**result, "text": label(obj)} if label is not None else result
+
+
 class CaseAdminSite(AdminSite):
     index_template = "admin/core/index.html"  # links the audit log (core/admin_audit.py)
+
+    def autocomplete_view(self, request):
+        return LabelledAutocompleteView.as_view(admin_site=self)(request)
 
     def register(self, model_or_iterable, admin_class=None, **options):
         admin_class = admin_class or ModelAdmin

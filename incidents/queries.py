@@ -553,3 +553,14 @@ def delivery_text(record):
     if status == "sending":
         return "sending"
     return "queued, not sent yet"
+
+
+def escalations_visible_to(user):
+    """The escalations `user` may read and act on: those of incidents they see in full, and
+    those addressed to them or a group of theirs (`escalated_to`), whatever the incident."""
+    if user is None or not user.is_authenticated:
+        return Escalation.objects.none()
+    condition = Q(incident__in=fully_visible_incidents(user).values("pk"))
+    if user.is_active:
+        condition |= Q(to_user=user) | Q(to_group__in=user.groups.values("pk"))
+    return Escalation.objects.filter(condition)

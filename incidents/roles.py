@@ -21,7 +21,9 @@ PERMISSIONS = {
     "Coordinators": [
         f"incidents.{verb}_{model}" for model in _MODELS for verb in ("view", "add", "change")
     ]
-    + ["incidents.view_historical*"],
+    + ["incidents.view_historical*"]
+    # Taking someone off a team (the API's one DELETE): recorded, not evidence erased.
+    + ["incidents.delete_teammember"],
     "Compliance": [
         "incidents.view_*",
         "incidents.see_all_confidential",

@@ -1,7 +1,11 @@
 """Reading an attendance sign-in sheet (CSV): parse, look up and check every row before import.
 
 Columns (header row required, order free, names case-insensitive):
-``username`` (or ``email``), ``session`` (session id), ``status`` (a record status,
+``username`` (or ``email``), ``session`` (the session's id, shown in the admin's session
+list, or its title and date: ``Tabletop 2026-03-14``, ``Tabletop (14 Mar 2026)`` as the
+admin shows it, or the title with the date in an optional ``session_date`` column; the
+title is the session's, or its course's when it has none, the date that of its start in
+the site's time zone), ``status`` (a record status,
 by value or label: ``completed``, ``No-show``…), optional ``completed_at`` (ISO
 date or date-time; a date means the end of that day's session or midnight UTC)
 and optional ``score`` (0–100, the record's own limits). See docs/training.md for a sample.
@@ -10,9 +14,11 @@ and optional ``score`` (0–100, the record's own limits). See docs/training.md 
 import csv
 import datetime
 import io
+import re
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -31,6 +37,61 @@ for _value, _label in Record.Status.choices:
     _STATUS_BY_NAME[_value.lower()] = _value
     _STATUS_BY_NAME[_label.lower()] = _value
     _STATUS_BY_NAME[_label.lower().replace("-", "_").replace(" ", "_")] = _value
+
+
+# "Title 2026-03-14", "Title (2026-03-14)", "Title, 2026-03-14", "Title (14 Mar 2026)".
+_TITLE_AND_DATE = re.compile(
+    r"^(?P<title>.*?)[\s,;]*\(?(?P<date>\d{4}-\d{2}-\d{2}|\d{1,2} [A-Za-z]{3,9} \d{4})\)?$"
+)
+
+
+def _day(text):
+    text = text.strip()
+    for pattern in ("%Y-%m-%d", "%d %b %Y", "%d %B %Y"):
+        try:
+            return datetime.datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    return None
+
+
+def session_reference(text, date_text=""):
+    """How a sheet names a session: ("id", id), ("title", (title, date)), or None."""
+    if (session_id := parse_id(text, maximum=MAX_ID)) is not None:
+        return ("id", session_id)
+    title, day = text, _day(date_text) if date_text else None
+    if not date_text:
+        match = _TITLE_AND_DATE.match(text)
+        if match is None:
+            return None
+        title, day = match["title"], _day(match["date"])
+    title = title.strip()
+    if not title or day is None:
+        return None
+    return ("title", (title.lower(), day))
+
+
+def _session_label(session):
+    return (session.title or session.course.title).strip().lower()
+
+
+def _sessions_for(references):
+    """The sessions the sheet names, in one query: {reference: [sessions]}."""
+    ids = {value for kind, value in references if kind == "id"}
+    named = {value for kind, value in references if kind == "title"}
+    condition = Q(pk__in=ids)
+    for title, day in named:
+        condition |= Q(starts_at__date=day) & (
+            Q(title__iexact=title) | Q(title="", course__title__iexact=title)
+        )
+    found = {reference: [] for reference in references}
+    for session in Session.objects.select_related("course").filter(condition).order_by("pk"):
+        if session.pk in ids:
+            found[("id", session.pk)].append(session)
+        key = ("title", (_session_label(session), timezone.localtime(session.starts_at).date()))
+        if key in found:
+            found[key].append(session)
+    return found
 
 
 class SheetError(Exception):
@@ -127,24 +188,18 @@ def check_rows(rows, *, now=None):
     if emails:
         for u in User.objects.filter(email__in=emails):
             users_by_email.setdefault(u.email.lower(), u)
-    session_ids = set()
-    for row in rows:
-        text = row.raw.get("session", "")
-        if (session_id := parse_id(text, maximum=MAX_ID)) is not None:
-            session_ids.add(session_id)
-    sessions = {
-        s.pk: s for s in Session.objects.select_related("course").filter(pk__in=session_ids)
+    references = {
+        row.number: session_reference(row.raw.get("session", ""), row.raw.get("session_date", ""))
+        for row in rows
     }
+    sessions = _sessions_for({ref for ref in references.values() if ref is not None})
     seen = {}
     for row in rows:
         name, email = row.raw.get("username", ""), row.raw.get("email", "")
         row.user = users_by_name.get(name) if name else users_by_email.get(email.lower())
         if row.user is None or not row.user.is_active:
             row.errors.append(f"unknown user {name or email!r}")
-        text = row.raw.get("session", "")
-        row.session = sessions.get(parse_id(text, maximum=MAX_ID))
-        if row.session is None:
-            row.errors.append(f"unknown session {text!r}")
+        _find_session(row, sessions.get(references[row.number], []))
         status_text = row.raw.get("status", "")
         row.status = _STATUS_BY_NAME.get(status_text.lower().replace("-", "_").replace(" ", "_"))
         if not row.status:
@@ -168,6 +223,17 @@ def check_rows(rows, *, now=None):
                 seen[key] = row.number
     _check_existing(rows)
     return rows
+
+
+def _find_session(row, candidates):
+    text = " ".join(filter(None, (row.raw.get("session", ""), row.raw.get("session_date", ""))))
+    if len(candidates) == 1:
+        row.session = candidates[0]
+    elif not candidates:
+        row.errors.append(f"unknown session {text!r}")
+    else:
+        ids = ", ".join(str(session.pk) for session in candidates)
+        row.errors.append(f"{len(candidates)} sessions match {text!r}: name it by its id ({ids})")
 
 
 def _check_existing(rows):

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from core.people import current_staff
 
-from .models import Course, Record, Session
+from .models import Course, ExerciseEvaluation, Record, Session
 
 User = get_user_model()
 Membership = User.groups.through
@@ -350,4 +350,11 @@ def people_to_remind(*, now=None):
         compliance_rows(now=now, state=State.REMIND)
         .exclude(user__email="")
         .order_by("user_id", "course_title", "course_id")
+    )
+
+
+def evaluations_list():
+    """Exercise evaluations with their session, course, objectives and improvements (fixed queries a page)."""
+    return ExerciseEvaluation.objects.select_related("session", "session__course").prefetch_related(
+        "objective_results", "improvement_actions"
     )

@@ -7,7 +7,7 @@ from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 
-from core.admin import ServiceAdmin
+from core.admin import ServiceAdmin, person_column
 from core.errors import DomainError, InvalidInput, add_to_form
 from core.mail import parse_addresses
 
@@ -101,13 +101,14 @@ class CommunicationAdmin(VisibleIncidentMixin, ServiceAdmin):
         "incident",
         "subject",
         "recipient_count",
-        "sent_by",
+        "sent_by_name",
         "queued_at",
         "delivery",
     )
     list_select_related = ("incident", "sent_by")
     search_fields = ("incident__reference", "subject")
     autocomplete_fields = ("incident",)
+    sent_by_name = person_column("sent_by")
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None:
@@ -119,7 +120,7 @@ class CommunicationAdmin(VisibleIncidentMixin, ServiceAdmin):
                 "audience",
                 "group",
                 "recipient_count",
-                "sent_by",
+                "sent_by_name",
                 "queued_at",
                 "delivery",
             )

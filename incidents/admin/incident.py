@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.shortcuts import redirect
@@ -9,9 +10,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from core.admin import ReadOnlyInline, ServiceAdmin
+from core.admin import PeopleByName, PersonFilter, ReadOnlyInline, ServiceAdmin, person_column
 from core.history_diff import person_name
 from core.pagination import CountedPaginator
+from core.people import person_label
 
 from .. import queries, services
 from ..models import (
@@ -55,7 +57,7 @@ def with_bar_widths(rows):
     return rows
 
 
-class TeamMemberInline(admin.TabularInline):
+class TeamMemberInline(PeopleByName, admin.TabularInline):
     model = TeamMember
     extra = 0
     autocomplete_fields = ("user",)
@@ -63,7 +65,7 @@ class TeamMemberInline(admin.TabularInline):
     readonly_fields = ("added_at",)
 
 
-class ActionInline(admin.TabularInline):
+class ActionInline(PeopleByName, admin.TabularInline):
     model = Action
     extra = 0
     autocomplete_fields = ("owner",)
@@ -77,8 +79,9 @@ class TimelineInline(admin.TabularInline):
 
     model = TimelineEntry
     extra = 1
-    fields = ("created_at", "kind", "author", "text")
-    readonly_fields = ("created_at", "kind", "author")
+    fields = ("created_at", "kind", "author_name", "text")
+    readonly_fields = ("created_at", "kind", "author_name")
+    author_name = person_column("author")
     can_delete = False
     ordering = ("-created_at", "-id")
 
@@ -97,15 +100,17 @@ class EscalationInline(ReadOnlyInline, admin.TabularInline):
     fields = (
         "created_at",
         "level",
-        "to_user",
+        "to_user_name",
         "to_group",
         "reason",
-        "escalated_by",
+        "escalated_by_name",
         "automatic",
         "acknowledged_at",
         "delivery",
     )
     readonly_fields = fields
+    to_user_name = person_column("to_user", "to person")
+    escalated_by_name = person_column("escalated_by")
 
     def get_queryset(self, request):
         return queries.with_delivery(
@@ -147,15 +152,21 @@ class TransitionForm(forms.Form):
 
 class EscalateForm(forms.Form):
     level = forms.ChoiceField(choices=EscalationLevel.choices)
+    # Found by name, username or email (the admin's autocomplete), never a list of everyone.
     to_user = forms.ModelChoiceField(
-        queryset=User.objects.filter(is_active=True).order_by("username"),
+        queryset=User.objects.filter(is_active=True),
         required=False,
         label="To person",
+        widget=AutocompleteSelect(Escalation._meta.get_field("to_user"), admin.site),
     )
     to_group = forms.ModelChoiceField(
         queryset=Group.objects.order_by("name"), required=False, label="Or to group"
     )
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Why")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to_user"].label_from_instance = person_label
 
     def clean(self):
         data = super().clean()
@@ -176,7 +187,7 @@ class IncidentAdmin(ServiceAdmin):
         "priority",
         "status",
         "kind",
-        "incident_manager",
+        "manager",
         "reported_at",
         "late",
         # then the target column, built per request (get_list_display)
@@ -190,8 +201,10 @@ class IncidentAdmin(ServiceAdmin):
         TargetStateFilter,
         "is_late",
         "confidential",
+        ("incident_manager", PersonFilter),
     )
     list_select_related = ("category", "incident_manager")
+    manager = person_column("incident_manager", "incident manager")
     search_fields = ("reference", "title", "affected_service")
     autocomplete_fields = ("category", "incident_manager")
     ordering = ("-reported_at", "-id")

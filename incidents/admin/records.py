@@ -2,7 +2,8 @@
 
 from django.contrib import admin
 
-from core.admin import AuditedAdmin, ServiceAdmin
+from core.admin import AuditedAdmin, PersonFilter, ServiceAdmin, is_person_field, person_column
+from core.people import person_label
 
 from .. import services
 from ..models import (
@@ -45,10 +46,11 @@ class ResponseTargetAdmin(ServiceAdmin):
 class EscalationRuleAdmin(ServiceAdmin):
     create_service, update_service = services.CONFIGURATION_SERVICES[EscalationRule]
     service_fields, service_object = services.ESCALATION_RULE_FIELDS, "escalation_rule"
-    list_display = ("priority", "level", "to_user", "to_group", "active")
+    list_display = ("priority", "level", "to_person", "to_group", "active")
     list_filter = ("priority", "active")
     list_select_related = ("to_user", "to_group")
     autocomplete_fields = ("to_user",)
+    to_person = person_column("to_user", "to person")
 
 
 @admin.register(MessageTemplate)
@@ -64,18 +66,26 @@ class EscalationAdmin(VisibleIncidentMixin, AuditedAdmin):
     list_display = (
         "incident",
         "level",
-        "to_user",
+        "to_user_name",
         "to_group",
-        "escalated_by",
+        "escalated_by_name",
         "created_at",
         "automatic",
         "acknowledged_at",
     )
-    list_filter = ("level", "automatic")
+    list_filter = ("level", "automatic", ("to_user", PersonFilter))
     list_select_related = ("incident", "to_user", "to_group", "escalated_by")
     search_fields = ("incident__reference", "reason")
-    # Every field read-only, in the model's order: an escalation is acknowledged, not edited.
-    readonly_fields = tuple(field.name for field in Escalation._meta.fields if field.name != "id")
+    # Every field read-only, in the model's order, people by name: an escalation is
+    # acknowledged, not edited.
+    readonly_fields = tuple(
+        f"{field.name}_name" if is_person_field(field) else field.name
+        for field in Escalation._meta.fields
+        if field.name != "id"
+    )
+    to_user_name = person_column("to_user", "to person")
+    escalated_by_name = person_column("escalated_by")
+    acknowledged_by_name = person_column("acknowledged_by")
     actions = ("acknowledge_selected",)
 
     def has_add_permission(self, request):
@@ -96,8 +106,9 @@ class EscalationAdmin(VisibleIncidentMixin, AuditedAdmin):
 
 @admin.register(TimelineEntry)
 class TimelineEntryAdmin(VisibleIncidentMixin, AuditedAdmin):
-    list_display = ("incident", "created_at", "kind", "author", "text")
+    list_display = ("incident", "created_at", "kind", "author_name", "text")
     list_filter = ("kind",)
+    author_name = person_column("author")
     list_select_related = ("incident", "author")
     search_fields = ("incident__reference", "text")
 
@@ -110,8 +121,9 @@ class TimelineEntryAdmin(VisibleIncidentMixin, AuditedAdmin):
 
 @admin.register(Action)
 class ActionAdmin(VisibleIncidentMixin, ServiceAdmin):
-    list_display = ("incident", "kind", "description", "owner", "due_date", "status")
-    list_filter = ("status", "kind")
+    list_display = ("incident", "kind", "description", "owner_name", "due_date", "status")
+    list_filter = ("status", "kind", ("owner", PersonFilter))
+    owner_name = person_column("owner")
     list_select_related = ("incident", "owner")
     search_fields = ("incident__reference", "description")
     autocomplete_fields = ("incident", "owner")
@@ -139,11 +151,16 @@ class PostIncidentReviewAdmin(VisibleIncidentMixin, ServiceAdmin):
     list_select_related = ("incident",)
     search_fields = ("incident__reference", "summary")
     autocomplete_fields = ("incident", "participants")
-    readonly_fields = ("status", "completed_at", "completed_by", "plan_change_request")
+    readonly_fields = ("status", "completed_at", "completed_by_name", "plan_change_request")
+    completed_by_name = person_column("completed_by")
     actions = ("complete_selected",)
 
     # The review is saved through its incident (services.review_save), participants too.
     service_fields = ("incident", *services.REVIEW_FIELDS, "participants")
+
+    @admin.display(description="participants")
+    def participants_names(self, review):
+        return ", ".join(person_label(user) for user in review.participants.all()) or "—"
 
     def get_changeform_initial_data(self, request):
         # Only the incident, and only an id that can exist (AuditedAdmin drops the others).
@@ -155,9 +172,11 @@ class PostIncidentReviewAdmin(VisibleIncidentMixin, ServiceAdmin):
         if obj is not None:
             fields.append("incident")
             if obj.is_completed:
-                return [f.name for f in self.model._meta.fields if f.name != "id"] + [
-                    "participants"
-                ]
+                return [
+                    f"{f.name}_name" if is_person_field(f) else f.name
+                    for f in self.model._meta.fields
+                    if f.name != "id"
+                ] + ["participants_names"]
         return fields
 
     def save_model(self, request, obj, form, change):

@@ -10,6 +10,7 @@ router.include_root_view = False
 router.register("incidents", views.IncidentViewSet, basename="incident")
 router.register("actions", views.ActionViewSet, basename="action")
 router.register("categories", views.CategoryViewSet, basename="category")
+router.register("escalations", views.EscalationViewSet, basename="escalation")
 
 urlpatterns = [
     path("metrics/incidents/", views.MetricsView.as_view(), name="incident-metrics"),

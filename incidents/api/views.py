@@ -2,20 +2,32 @@
 
 from functools import partial
 
+from django.db import transaction
+from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import AuditedViewMixin, ETagMixin, HistoryMixin, ServiceViewSet
+from core.api import (
+    AuditedViewMixin,
+    ETagMixin,
+    HistoryMixin,
+    ServiceViewSet,
+    check_if_match,
+    offered_with,
+    with_etag,
+)
 from core.fields import IsoDateTimeFilter
 from core.pagination import CountedPagination
+from core.parsing import parse_id
 from incidents import queries, services
-from incidents.models import Action, Category, Incident
+from incidents.models import Action, Category, Incident, PostIncidentReview, TeamMember
 
-from . import serializers
+from . import serializers, workspace
 
 
 class IncidentFilter(filters.FilterSet):
@@ -94,7 +106,16 @@ class IncidentViewSet(ServiceViewSet):
         "escalations": {"POST": CHANGE},
         "timeline": {"POST": CHANGE},
         "actions": {"POST": "incidents.add_action"},
+        "team": {"POST": "incidents.add_teammember"},
+        "team_member": {"DELETE": "incidents.delete_teammember"},
+        "communications": {"POST": "incidents.add_communication"},
     }
+    # DELETE exists on one route only, `…/team/{member_id}/` (leaving a team), and PUT on
+    # `…/review/` only; every other route answers 405 to them (the router maps neither there:
+    # ETagMixin's full `update` is not offered, as no `replace_service` is declared).
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+    replace_service = None
+    update = offered_with("replace_service")(ETagMixin.update)
 
     def get_queryset(self):
         user = self.request.user
@@ -236,6 +257,150 @@ class IncidentViewSet(ServiceViewSet):
             serializer_class=serializers.ActionSerializer,
             create=create,
         )
+
+    @nested_list(workspace.TeamMemberRowSerializer)
+    def team(self, request, pk=None):
+        """The response team: GET its members, POST one more (`user`, `role`; a member
+        already on it changes role). Joining is on the timeline and in the history."""
+        incident = self.get_object()
+        return self.nested(
+            request,
+            rows=incident.team.select_related("user").order_by("added_at", "id"),
+            serializer_class=workspace.TeamMemberRowSerializer,
+            create=partial(services.team_member_add, incident=incident, actor=request.user),
+        )
+
+    @extend_schema(request=workspace.TeamLeaveSerializer, responses={204: None}, filters=False)
+    @action(
+        detail=True,
+        methods=["delete"],
+        url_path=r"team/(?P<member_id>[0-9]+)",
+        filter_backends=[],
+    )
+    def team_member(self, request, pk=None, member_id=None):
+        """Take a member off the team (the API's one DELETE): leaving is recorded on the
+        timeline and in the member's history (with the `reason`, if given), not erased."""
+        incident = self.get_object()
+        member_pk = parse_id(member_id)
+        if member_pk is None:
+            raise NotFound
+        member = get_object_or_404(TeamMember, incident=incident, pk=member_pk)
+        serializer = workspace.TeamLeaveSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.team_member_remove(
+            member=member, actor=request.user, reason=serializer.validated_data["reason"]
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _review_read(self, review, status_code=200):
+        review = PostIncidentReview.objects.prefetch_related("participants").get(pk=review.pk)
+        return with_etag(workspace.PostIncidentReviewSerializer(review).data, review, status_code)
+
+    @extend_schema(methods=["GET"], responses=workspace.PostIncidentReviewSerializer, filters=False)
+    @extend_schema(
+        methods=["PUT"],
+        request=workspace.PostIncidentReviewSerializer,
+        responses={
+            200: workspace.PostIncidentReviewSerializer,
+            201: workspace.PostIncidentReviewSerializer,
+        },
+    )
+    @action(detail=True, methods=["get", "put"], filter_backends=[])
+    def review(self, request, pk=None):
+        """The post-incident review: GET it (404 before one is written); PUT writes the fields
+        given while it is a draft (201 when it creates it; If-Match as for any edit)."""
+        if request.method == "GET":
+            review = PostIncidentReview.objects.filter(incident=self.get_object()).first()
+            if review is None:
+                raise NotFound("This incident has no post-incident review yet.")
+            return self._review_read(review)
+        with transaction.atomic():  # the If-Match check and the write see the same locked row
+            incident = self.get_object_for_update()
+            review = PostIncidentReview.objects.filter(incident=incident).first()
+            if review is not None:
+                check_if_match(request, review)
+            serializer = workspace.PostIncidentReviewSerializer(
+                review, data=request.data, partial=True
+            )
+            serializer.is_valid(raise_exception=True)
+            saved = services.review_save(
+                incident=incident, actor=request.user, **serializer.validated_data
+            )
+        return self._review_read(saved, 200 if review is not None else 201)
+
+    @extend_schema(request=None, responses=workspace.PostIncidentReviewSerializer, filters=False)
+    @action(detail=True, methods=["post"], url_path="review/complete", filter_backends=[])
+    def review_complete(self, request, pk=None):
+        """Complete the review: 400 while it lacks a summary, root cause or lessons; 409
+        before one is written. A plan change it asks for goes to the plan's owner."""
+        review = services.review_complete(incident=self.get_object(), actor=request.user)
+        return self._review_read(review)
+
+    @extend_schema(
+        methods=["GET"], responses=workspace.CommunicationSerializer(many=True), filters=False
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=workspace.CommunicationSendSerializer,
+        responses={
+            200: workspace.CommunicationPreviewSerializer,
+            201: workspace.CommunicationSerializer,
+        },
+    )
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
+    def communications(self, request, pk=None):
+        """Stakeholder updates: GET those sent; POST sends one (201), or with `preview: true`
+        renders it and sends nothing (200, with the `digest` a send may confirm)."""
+        incident = self.get_object()
+        if request.method == "GET":
+            rows = incident.communications.select_related("group").order_by("-sent_at", "-id")
+            page = self.paginate_queryset(rows)
+            data = workspace.CommunicationSerializer(page, many=True).data
+            return self.get_paginated_response(data)
+        serializer = workspace.CommunicationSendSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        message = dict(serializer.validated_data)
+        preview, digest = message.pop("preview"), message.pop("digest")
+        if preview:
+            rendered = services.communication_render(
+                incident=incident, actor=request.user, **message
+            )
+            body = {
+                "subject": rendered.subject,
+                "body": rendered.body,
+                "recipients": list(rendered.recipients),
+                "digest": rendered.digest,
+            }
+            return Response(body)
+        sent = services.communication_send(
+            incident=incident, actor=request.user, expected_digest=digest or None, **message
+        )
+        return Response(
+            workspace.CommunicationSerializer(sent).data, status=status.HTTP_201_CREATED
+        )
+
+
+class EscalationViewSet(
+    AuditedViewMixin, HistoryMixin, ETagMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Escalations: read one (and its history); their recipient (the person, or a member of
+    the group) acknowledges it, as may the incident's team (the service's rule); anyone else
+    403, escalations neither theirs nor of an incident they see 404."""
+
+    serializer_class = workspace.EscalationAcknowledgedSerializer
+    permission_classes = [permissions.IsAuthenticated]
+    http_method_names = ["get", "post", "head", "options"]
+
+    def get_queryset(self):
+        return queries.escalations_visible_to(self.request.user).select_related("incident")
+
+    @extend_schema(request=None, responses=workspace.EscalationAcknowledgedSerializer)
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request, pk=None):
+        escalation = services.escalation_acknowledge(
+            escalation=self.get_object(), actor=request.user
+        )
+        return Response(self.get_serializer(escalation).data)
 
 
 class ActionViewSet(

@@ -5,7 +5,7 @@ Visible to those allowed to see them, never added, changed or deleted here.
 
 from django.contrib import admin
 
-from core.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin, person_column
 
 from .. import queries
 from ..models import Acknowledgement, AcknowledgementNotice, ReminderClock, Review, Section
@@ -13,7 +13,8 @@ from ..models import Acknowledgement, AcknowledgementNotice, ReminderClock, Revi
 
 @admin.register(Acknowledgement)
 class AcknowledgementAdmin(ReadOnlyAdmin):
-    list_display = ("user", "version", "acknowledged_at", "full_name", "content_hash")
+    list_display = ("user_name", "version", "acknowledged_at", "full_name", "content_hash")
+    user_name = person_column("user", "person")
     list_select_related = ("user", "version", "version__plan")
     list_filter = ("version__plan",)
     search_fields = ("user__username", "full_name", "user__last_name")
@@ -29,7 +30,8 @@ class AcknowledgementAdmin(ReadOnlyAdmin):
 
 @admin.register(Review)
 class ReviewAdmin(ReadOnlyAdmin):
-    list_display = ("version", "decision", "reviewer", "created_at", "comment")
+    list_display = ("version", "decision", "reviewer_name", "created_at", "comment")
+    reviewer_name = person_column("reviewer")
     list_select_related = ("version", "version__plan", "reviewer")
     list_filter = ("decision",)
     ordering = ("-created_at", "-id")
@@ -54,7 +56,8 @@ class SectionAdmin(ReadOnlyAdmin):
 
 @admin.register(AcknowledgementNotice)
 class AcknowledgementNoticeAdmin(ReadOnlyAdmin):
-    list_display = ("user", "version", "kind", "sent_at")
+    list_display = ("user_name", "version", "kind", "sent_at")
+    user_name = person_column("user", "person")
     list_select_related = ("user", "version", "version__plan")
     list_filter = ("kind",)
     raw_id_fields = ("user", "version")
@@ -63,6 +66,7 @@ class AcknowledgementNoticeAdmin(ReadOnlyAdmin):
 
 @admin.register(ReminderClock)
 class ReminderClockAdmin(ReadOnlyAdmin):
-    list_display = ("user", "last_sent_at")
+    list_display = ("user_name", "last_sent_at")
+    user_name = person_column("user", "person")
     list_select_related = ("user",)
     ordering = ("-last_sent_at", "id")

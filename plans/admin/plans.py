@@ -6,7 +6,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from core.admin import ReadOnlyInline, ServiceAdmin, run_service
+from core.admin import ReadOnlyInline, ServiceAdmin, person_column, run_service
 from core.validators import safe_href
 
 from .. import queries, services
@@ -26,8 +26,9 @@ def version_link(version_id, number):
 
 class VersionInline(ReadOnlyInline, admin.TabularInline):
     model = PlanVersion
-    fields = ("version_link", "status", "author", "published_at", "next_review_due")
+    fields = ("version_link", "status", "author_name", "published_at", "next_review_due")
     readonly_fields = fields
+    author_name = person_column("author")
     show_change_link = False
     ordering = ("-number",)
 
@@ -59,7 +60,8 @@ class ChangeRequestInline(ReadOnlyInline, admin.TabularInline):
 
 @admin.register(Plan)
 class PlanAdmin(ServiceAdmin):
-    list_display = ("code", "title", "owner", "current_version", "review_flag", "progress")
+    list_display = ("code", "title", "owner_name", "current_version", "review_flag", "progress")
+    owner_name = person_column("owner")
     list_select_related = ("owner",)
     search_fields = ("code", "title")
     autocomplete_fields = ("owner",)

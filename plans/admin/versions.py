@@ -9,8 +9,9 @@ from django.urls import path
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from core.admin import ReadOnlyInline, ServiceAdmin, run_service
+from core.admin import ReadOnlyInline, ServiceAdmin, person_column, run_service
 from core.parsing import parse_id
+from core.people import person_label
 
 from .. import queries, services
 from ..models import Plan, PlanVersion, Review, Section
@@ -63,7 +64,7 @@ class PlanVersionAdmin(ComplianceViews, ServiceAdmin):
         "plan",
         "number",
         "status",
-        "author",
+        "author_name",
         "published_at",
         "next_review_due",
         "review_flag",
@@ -79,20 +80,24 @@ class PlanVersionAdmin(ComplianceViews, ServiceAdmin):
         "plan",
         "number",
         "status",
-        "author",
+        "author_name",
         "change_summary",
         "content_hash",
         "editors_list",
-        "submitted_by",
+        "submitted_by_name",
         "submitted_at",
-        "approved_by",
+        "approved_by_name",
         "approved_at",
-        "published_by",
+        "published_by_name",
         "published_at",
         "effective_date",
         "next_review_due",
         "open_change_requests",
     )
+    author_name = person_column("author")
+    submitted_by_name = person_column("submitted_by")
+    approved_by_name = person_column("approved_by")
+    published_by_name = person_column("published_by")
     update_service = services.version_update
     service_object = "version"
     service_fields = ("change_summary",)
@@ -129,7 +134,7 @@ class PlanVersionAdmin(ComplianceViews, ServiceAdmin):
 
     @admin.display(description="edited by")
     def editors_list(self, version):
-        return ", ".join(u.get_username() for u in version.editors.all()) or "—"
+        return ", ".join(person_label(u) for u in version.editors.all()) or "—"
 
     @admin.display(description="open change requests")
     def open_change_requests(self, version):

@@ -15,7 +15,8 @@ from tests import factories
 from tests.incidents.factories import incident as make_incident
 from tests.incidents.factories import targets
 from tests.plans.factories import published_plan
-from tests.training.factories import complete, make_course
+from tests.training.factories import complete, make_course, make_session
+from training import services as training_services
 from training.api.urls import router as training_router
 
 pytestmark = pytest.mark.django_db
@@ -98,7 +99,14 @@ def one_of_each(db, coordinator):
     change_request = plan_services.change_request_create(
         plan=plan, actor=coordinator, summary="More", source="drill"
     )
+    escalation = incident_services.incident_escalate(
+        incident=incident, actor=coordinator, level="2", to_user=coordinator, reason="x"
+    )
+    exercise = make_session(make_course(title="Drill", kind="drill"))
+    evaluation = training_services.evaluation_save(session=exercise, actor=coordinator)
     return {
+        "escalations": escalation,
+        "training/evaluations": evaluation,
         "incidents": incident,
         "actions": action,
         "categories": incident.category,
@@ -130,5 +138,5 @@ def test_writes_on_any_history_endpoint_answer_405_to_everyone(one_of_each, coor
                     answers[(path, user.username, method)] = getattr(client, method)(
                         path
                     ).status_code
-    assert len(answers) == 10 * 4 * 4
+    assert len(answers) == 12 * 4 * 4
     assert {key: code for key, code in answers.items() if code != 405} == {}

@@ -20,7 +20,12 @@ def run_action(page, live_server, incident, action_label, **fields):
     page.get_by_role("button", name="Go").click()
     for label, value in fields.items():
         control = page.get_by_label(label, exact=True)
-        if control.evaluate("el => el.tagName") == "SELECT":
+        if "admin-autocomplete" in (control.get_attribute("class") or ""):
+            # A person is found by typing part of their name (the admin's autocomplete).
+            control.locator("xpath=following-sibling::span[1]").click()
+            page.locator(".select2-search__field").fill(value)
+            page.locator(".select2-results__option", has_text=value).first.click()
+        elif control.evaluate("el => el.tagName") == "SELECT":
             control.select_option(label=value)
         else:
             control.fill(value)

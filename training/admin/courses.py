@@ -3,18 +3,20 @@
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from core.admin import ReadOnlyAdmin, ServiceAdmin
+from core.admin import ReadOnlyAdmin, ServiceAdmin, person_column
 from core.exports import csv_response
 from core.pagination import CountedPaginator
+from core.people import person_label
 
 from .. import queries, services
-from ..models import Course, ReminderClock
+from ..models import Course, Record, ReminderClock
 
 COMPLIANCE_CSV_HEADER = (
     "user_id",
@@ -33,11 +35,16 @@ class ComplianceFilterForm(forms.Form):
     user = forms.ModelChoiceField(
         queryset=queries.User.objects.filter(is_active=True),
         required=False,
-        widget=forms.NumberInput(attrs={"placeholder": "user id"}),
+        # Found by name, username or email (the admin's autocomplete), not by a numeric id.
+        widget=AutocompleteSelect(Record._meta.get_field("user"), admin.site),
     )
     group = forms.ModelChoiceField(queryset=queries.Group.objects.order_by("name"), required=False)
     course = forms.ModelChoiceField(queryset=Course.objects.order_by("title"), required=False)
     state = forms.ChoiceField(choices=[("", "any")] + queries.State.CHOICES, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["user"].label_from_instance = person_label
 
 
 class CourseChangeList(ChangeList):
@@ -167,6 +174,7 @@ class CourseAdmin(ServiceAdmin):
 
 @admin.register(ReminderClock)
 class ReminderClockAdmin(ReadOnlyAdmin):
-    list_display = ("user", "last_sent_at")
+    list_display = ("user_name", "last_sent_at")
+    user_name = person_column("user", "person")
     list_select_related = ("user",)
     ordering = ("-last_sent_at", "id")

@@ -8,8 +8,9 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
-from core.admin import ServiceAdmin, domain_error_message
+from core.admin import ServiceAdmin, domain_error_message, person_column
 from core.errors import DomainError
+from core.people import person_label
 
 from .. import imports, queries, services
 from ..models import Record
@@ -46,7 +47,7 @@ def mark_records(request, records, service, label):
     if changed:
         messages.success(request, f"{len(changed)} record(s) marked {label}.")
     for record, why in refused[:20]:
-        messages.warning(request, f"{record.user} · {record.session}: {why}")
+        messages.warning(request, f"{person_label(record.user)} · {record.session}: {why}")
     if len(refused) > 20:
         messages.warning(request, f"… and {len(refused) - 20} more refused.")
     if not changed and not refused:
@@ -55,7 +56,11 @@ def mark_records(request, records, service, label):
 
 class ImportForm(forms.Form):
     sheet = forms.FileField(
-        required=False, help_text="CSV: username, session, status[, completed_at, score]."
+        required=False,
+        help_text=(
+            "CSV: username, session (its id, or its title and date: Tabletop 2026-03-14), "
+            "status[, completed_at, score]."
+        ),
     )
     # The previewed text, posted back to confirm; it is parsed and checked again.
     content = forms.CharField(required=False, widget=forms.HiddenInput)
@@ -82,7 +87,7 @@ class ImportForm(forms.Form):
 @admin.register(Record)
 class RecordAdmin(ServiceAdmin):
     list_display = (
-        "user",
+        "user_name",
         "session",
         "course_title",
         "status",
@@ -92,8 +97,15 @@ class RecordAdmin(ServiceAdmin):
     )
     list_filter = ("status", "session__course")
     list_select_related = ("user", "session", "session__course")
-    search_fields = ("user__username", "user__last_name", "session__course__title")
-    raw_id_fields = ("user", "session")
+    search_fields = (
+        "user__username",
+        "user__first_name",
+        "user__last_name",
+        "user__email",
+        "session__course__title",
+    )
+    autocomplete_fields = ("user", "session")
+    user_name = person_column("user", "person")
     ordering = ("-created_at", "-id")
     actions = ("mark_attended", "mark_completed")
     form = RecordForm
@@ -112,8 +124,13 @@ class RecordAdmin(ServiceAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None:
-            return ("user", "session", "valid_until")
+            return ("user_name", "session", "valid_until")
         return self.readonly_fields
+
+    def get_fields(self, request, obj=None):
+        # A record stays with its person, shown by name.
+        fields = super().get_fields(request, obj)
+        return [("user_name" if name == "user" else name) for name in fields] if obj else fields
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -3,19 +3,19 @@
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 
-from core.admin import ServiceAdmin
+from core.admin import PeopleByName, PersonFilter, ServiceAdmin, person_column
 
 from .. import services
 from ..models import ExerciseEvaluation, Record, Session
 from .records import ADDED, EDITED, RecordForm, mark_records
 
 
-class RecordInline(admin.TabularInline):
+class RecordInline(PeopleByName, admin.TabularInline):
     model = Record
     form = RecordForm
     fields = ("user", "status", "completed_at", "score", "valid_until")
     readonly_fields = ("valid_until",)
-    raw_id_fields = ("user",)
+    autocomplete_fields = ("user",)
     extra = 0
     can_delete = False
     ordering = ("user__last_name", "user__username", "id")
@@ -40,12 +40,21 @@ def _changed_forms(formset):
 
 @admin.register(Session)
 class SessionAdmin(ServiceAdmin):
-    list_display = ("__str__", "course", "starts_at", "location", "facilitator", "status")
-    list_filter = ("status", "course__kind", "course")
+    # The id too: a sign-in sheet may name its session by it (training/imports.py).
+    list_display = (
+        "__str__",
+        "id",
+        "course",
+        "starts_at",
+        "location",
+        "facilitator_name",
+        "status",
+    )
+    list_filter = ("status", "course__kind", "course", ("facilitator", PersonFilter))
+    facilitator_name = person_column("facilitator")
     list_select_related = ("course", "facilitator")
     search_fields = ("title", "location", "course__title")
-    autocomplete_fields = ("course",)
-    raw_id_fields = ("facilitator",)
+    autocomplete_fields = ("course", "facilitator")
     ordering = ("-starts_at", "-id")
     actions = ("mark_registered_attended", "mark_registered_completed")
     fields = services.SESSION_FIELDS

@@ -4,7 +4,7 @@ import django_filters
 
 from core.fields import after_and_before
 
-from ..models import Course, Record, Session
+from ..models import Course, ExerciseEvaluation, Record, Session
 
 
 class CourseFilter(django_filters.FilterSet):
@@ -34,3 +34,13 @@ class RecordFilter(django_filters.FilterSet):
         model = Record
         fields = ("user", "session", "course", "status")
 
+
+class EvaluationFilter(django_filters.FilterSet):
+    course = django_filters.ModelChoiceFilter(
+        field_name="session__course", queryset=Course.objects.all(), help_text="Course id."
+    )
+    evaluated_after, evaluated_before = after_and_before("evaluated_at")
+
+    class Meta:
+        model = ExerciseEvaluation
+        fields = ("session", "course")

@@ -6,7 +6,14 @@ from rest_framework import serializers
 
 from plans.models import Plan
 
-from ..models import Course, Record, Session
+from ..models import (
+    Course,
+    ExerciseEvaluation,
+    ImprovementAction,
+    ObjectiveResult,
+    Record,
+    Session,
+)
 from ..queries import State
 from ..services import SESSION_FIELDS
 
@@ -130,3 +137,45 @@ class ComplianceRowSerializer(serializers.Serializer):
 
     def get_full_name(self, row) -> str:
         return f"{row['first_name']} {row['last_name']}".strip()
+
+
+class ObjectiveResultSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ObjectiveResult
+        fields = ("id", "objective", "met", "notes")
+        read_only_fields = fields
+
+
+class ImprovementActionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ImprovementAction
+        fields = ("id", "description", "owner", "due_date", "status", "plan", "change_request")
+        read_only_fields = fields
+
+
+class EvaluationSerializer(serializers.ModelSerializer):
+    """An exercise's after-action evaluation: measured times (ISO 8601 durations as DRF writes
+    them, "HH:MM:SS"), findings, each objective met or not, and the improvements it asked for."""
+
+    course = serializers.IntegerField(source="session.course_id", read_only=True)
+    session_title = serializers.CharField(source="session.__str__", read_only=True)
+    objective_results = ObjectiveResultSerializer(many=True, read_only=True)
+    improvement_actions = ImprovementActionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ExerciseEvaluation
+        fields = (
+            "id",
+            "session",
+            "session_title",
+            "course",
+            "time_to_detect",
+            "time_to_escalate",
+            "time_to_contain",
+            "findings",
+            "evaluated_by",
+            "evaluated_at",
+            "objective_results",
+            "improvement_actions",
+        )
+        read_only_fields = fields

@@ -10,6 +10,7 @@ router.include_root_view = False
 router.register("training/courses", views.CourseViewSet, basename="training-course")
 router.register("training/sessions", views.SessionViewSet, basename="training-session")
 router.register("training/records", views.RecordViewSet, basename="training-record")
+router.register("training/evaluations", views.EvaluationViewSet, basename="training-evaluation")
 
 urlpatterns = [
     path("training/compliance/", views.ComplianceView.as_view(), name="training-compliance"),

@@ -13,7 +13,7 @@ from core.pagination import CountedPagination
 from .. import queries, services
 from ..models import Record
 from . import serializers
-from .filters import CourseFilter, RecordFilter, SessionFilter
+from .filters import CourseFilter, EvaluationFilter, RecordFilter, SessionFilter
 
 MAX_ID = 2**63 - 1
 
@@ -84,6 +84,18 @@ class RecordViewSet(ServiceViewSet):
                 data=data, context=self.get_serializer_context()
             )
         return super().write_serializer(data=data, instance=instance)
+
+
+class EvaluationViewSet(ServiceViewSet):
+    """After-action evaluations of exercises (read here; written in the admin), for those who
+    may read them (coordinators, compliance)."""
+
+    queryset = queries.evaluations_list()
+    serializer_class = serializers.EvaluationSerializer
+    filterset_class = EvaluationFilter
+    search_fields = ("findings", "session__title", "session__course__title")
+    ordering_fields = ("evaluated_at",)
+    ordering = ("-evaluated_at", "-id")
 
 
 class ComplianceParams(forms.Form):

@@ -1,0 +1,140 @@
+"""API shapes of the coordinator's workspace: the team, the review, communications, acknowledging."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from rest_framework import serializers
+
+from incidents.models import (
+    Communication,
+    Escalation,
+    MessageTemplate,
+    PostIncidentReview,
+    TeamMember,
+)
+from incidents.services import REVIEW_FIELDS
+
+User = get_user_model()
+
+
+class TeamMemberRowSerializer(serializers.ModelSerializer):
+    """One member of the response team; `member_id` (`id`) names them in `DELETE …/team/{id}/`."""
+
+    user = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(is_active=True))
+    username = serializers.CharField(source="user.username", read_only=True)
+    full_name = serializers.CharField(source="user.get_full_name", read_only=True)
+    role = serializers.ChoiceField(
+        choices=TeamMember.Role.choices, default=TeamMember.Role.RESPONDER
+    )
+
+    class Meta:
+        model = TeamMember
+        fields = ("id", "user", "username", "full_name", "role", "added_at")
+        read_only_fields = ("id", "username", "full_name", "added_at")
+        # The one-member-per-person rule is the service's (it changes the role instead).
+        validators = []
+
+
+class TeamLeaveSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+class PostIncidentReviewSerializer(serializers.ModelSerializer):
+    """The post-incident review; PUT writes the fields it is given while it is a draft."""
+
+    participants = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True), many=True, required=False
+    )
+
+    class Meta:
+        model = PostIncidentReview
+        fields = (
+            "id",
+            "incident",
+            *REVIEW_FIELDS,
+            "participants",
+            "status",
+            "completed_at",
+            "completed_by",
+            "plan_change_request",
+        )
+        read_only_fields = (
+            "id",
+            "incident",
+            "status",
+            "completed_at",
+            "completed_by",
+            "plan_change_request",
+        )
+        extra_kwargs = {name: {"required": False} for name in REVIEW_FIELDS}
+
+
+class CommunicationSerializer(serializers.ModelSerializer):
+    """A communication as sent: what it said, to whom, by whom, when."""
+
+    group = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Communication
+        fields = (
+            "id",
+            "template",
+            "subject",
+            "body",
+            "audience",
+            "group",
+            "recipient_count",
+            "sent_by",
+            "sent_at",
+        )
+        read_only_fields = fields
+
+
+class CommunicationSendSerializer(serializers.Serializer):
+    """Send an update: from a template (its subject and body, placeholders filled in) or as
+    written, to the addresses in `audience` and the members of `group`. `preview: true`
+    renders it and sends nothing; sending with the preview's `digest` refuses (412) a message
+    that changed since."""
+
+    template = serializers.PrimaryKeyRelatedField(
+        queryset=MessageTemplate.objects.filter(active=True), required=False, allow_null=True
+    )
+    subject = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    body = serializers.CharField(required=False, allow_blank=True, default="")
+    audience = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="Email addresses, comma-separated."
+    )
+    group = serializers.SlugRelatedField(
+        slug_field="name", queryset=Group.objects.all(), required=False, allow_null=True
+    )
+    preview = serializers.BooleanField(default=False)
+    digest = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=64,
+        help_text="The `digest` of the preview this send confirms.",
+    )
+
+
+class CommunicationPreviewSerializer(serializers.Serializer):
+    subject = serializers.CharField()
+    body = serializers.CharField()
+    recipients = serializers.ListField(child=serializers.CharField())
+    digest = serializers.CharField()
+
+
+class EscalationAcknowledgedSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Escalation
+        fields = (
+            "id",
+            "incident",
+            "level",
+            "to_user",
+            "to_group",
+            "reason",
+            "created_at",
+            "acknowledged_at",
+            "acknowledged_by",
+        )
+        read_only_fields = fields
