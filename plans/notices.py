@@ -76,9 +76,9 @@ def reminder_send(*, user, actor, versions, now=None):
 
     The per-person ReminderClock is claimed by `core.reminders.claimed_clock`; its time keeps
     later runs away for ACKNOWLEDGEMENT_REMINDER_INTERVAL_DAYS. The clock, the notices and the
-    outbox row commit together, and the delivery task is enqueued with them (the database task
-    queue commits it in the same transaction): a failed delivery is retried by the outbox,
-    never lost with a clock that says the person was reminded.
+    outbox row commit together and the delivery task is enqueued once they have (the one way
+    email leaves, core.mail.email_queue): a failed delivery is retried by the outbox, never
+    lost with a clock that says the person was reminded, and a rolled-back run sends nothing.
     """
     now = now or timezone.now()
     with claimed_clock(
@@ -97,5 +97,5 @@ def reminder_send(*, user, actor, versions, now=None):
             )
             audited_save(notice, actor=actor, reason="Reminder")
         subject, body = reminder_email(user, versions)
-        email_queue(subject=subject, body=body, recipients=[user.email], on_commit=False)
+        email_queue(subject=subject, body=body, recipients=[user.email])
     return True

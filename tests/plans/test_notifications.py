@@ -7,9 +7,10 @@ from unittest import mock
 import pytest
 from django.core import mail
 from django.core.management import call_command
-from django.db import connections
+from django.db import connections, transaction
 
-from plans import services
+from core.models import OutgoingEmail
+from plans import notices, services
 from plans.models import AcknowledgementNotice, ReminderClock
 from plans.tasks import send_publication_notices
 from tests import factories
@@ -65,7 +66,9 @@ def test_no_email_when_the_publish_rolls_back(django_capture_on_commit_callbacks
     assert mail.outbox == []
 
 
-def test_reminders_go_to_outstanding_people_once_per_interval(settings, approver):
+def test_reminders_go_to_outstanding_people_once_per_interval(
+    settings, approver, django_capture_on_commit_callbacks
+):
     settings.ACKNOWLEDGEMENT_REMINDER_INTERVAL_DAYS = 7
     plan = make_plan(code="REM")
     version = fill(draft_of(plan), plan.owner)
@@ -78,12 +81,15 @@ def test_reminders_go_to_outstanding_people_once_per_interval(settings, approver
     services.acknowledgement_create(
         version=version, actor=done, full_name="Dee Done", content_hash=version.content_hash
     )
-    call_command("send_acknowledgement_reminders", "--user", "appr")
+    # Each reminder is delivered once its transaction commits (the command's, in production).
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("send_acknowledgement_reminders", "--user", "appr")
     reminded = {m.to[0] for m in mail.outbox}
     assert owing.email in reminded and done.email not in reminded
     assert f"/plans/versions/{version.pk}/" in mail.outbox[0].body
     first_count = len(mail.outbox)
-    call_command("send_acknowledgement_reminders")
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("send_acknowledgement_reminders")
     assert len(mail.outbox) == first_count
     clock = ReminderClock.objects.get(user=owing)
     assert clock.history.first().history_user == approver
@@ -91,8 +97,32 @@ def test_reminders_go_to_outstanding_people_once_per_interval(settings, approver
     # After the interval they are reminded again.
     later = clock.last_sent_at + datetime.timedelta(days=7, seconds=1)
     with mock.patch("django.utils.timezone.now", return_value=later):
-        call_command("send_acknowledgement_reminders")
+        with django_capture_on_commit_callbacks(execute=True):
+            call_command("send_acknowledgement_reminders")
     assert len(mail.outbox) == first_count + len(reminded)
+
+
+def test_a_reminder_whose_transaction_rolls_back_sends_nothing(
+    approver, django_capture_on_commit_callbacks
+):
+    plan = make_plan(code="RB")
+    version = fill(draft_of(plan), plan.owner)
+    services.version_submit(version=version, actor=plan.owner)
+    services.version_approve(version=version, actor=approver)
+    services.version_publish(version=version, actor=approver)
+    version.refresh_from_db()
+    owing = factories.staff(username="rb-owing")
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        try:
+            with transaction.atomic():
+                assert notices.reminder_send(user=owing, actor=approver, versions=[version])
+                raise RuntimeError("the run fails after the reminder was queued")
+        except RuntimeError:
+            pass
+    assert mail.outbox == []
+    assert all(owing.email not in email.recipients for email in OutgoingEmail.objects.all())
+    assert not ReminderClock.objects.filter(user=owing).exists()
 
 
 def test_reminder_command_rejects_an_unknown_user():
