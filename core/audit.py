@@ -153,8 +153,20 @@ def _versions(source, history_ids):
     versions = {}
     for mask, group in by_mask.items():
         for version in history_diff.diff(group, mask):
+            version.mask = mask
             versions[version.record.history_id] = version
     return versions
+
+
+def shown_content(version):
+    """The row's canonical content (core.chain), or "" when the reader's mask hides something
+    in it: the content is the whole row (an anonymous incident's `reporter_id`, a confidential
+    source, the actor), so a reader who may not see a value may not see the content that holds
+    it. Compliance reads every row unmasked, so the audit log lets them recompute every link."""
+    mask = getattr(version, "mask", history_diff.NO_MASK)
+    if mask.fields or mask.hides_actor(version.record.history_user_id):
+        return ""
+    return canonical_content(version.record)
 
 
 def entries(parts, keys):
@@ -185,7 +197,7 @@ def entries(parts, keys):
                 else {"id": entry["history_user"], "name": _name(version.record)},
                 "previous_hash": version.record.chain_previous,
                 "hash": version.record.chain_hash,
-                "content": canonical_content(version.record),
+                "content": shown_content(version),
             }
         )
     return rows

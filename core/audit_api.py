@@ -58,7 +58,7 @@ class AuditQuery(serializers.Serializer):
         try:
             date, index, history_id = json.loads(base64.urlsafe_b64decode(value.encode()))
             key = (datetime.datetime.fromisoformat(date), int(index), int(history_id))
-        except (ValueError, TypeError, binascii.Error, UnicodeError):
+        except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeError):
             raise serializers.ValidationError("Not a cursor this list gave out.") from None
         return key
 

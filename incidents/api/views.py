@@ -25,7 +25,7 @@ from core.fields import IsoDateTimeFilter
 from core.pagination import CountedPagination
 from core.parsing import parse_id
 from incidents import queries, services
-from incidents.models import Action, Category, Incident, PostIncidentReview, TeamMember
+from incidents.models import Action, Category, Escalation, Incident, PostIncidentReview, TeamMember
 
 from . import serializers, workspace
 
@@ -392,7 +392,17 @@ class EscalationViewSet(
     http_method_names = ["get", "post", "head", "options"]
 
     def get_queryset(self):
+        if self.action == "history":
+            # The history is the incident's evidence: only for those who see the incident in
+            # full (a recipient outside a confidential incident's team acknowledges, no more).
+            visible = queries.fully_visible_incidents(self.request.user).values("pk")
+            return Escalation.objects.filter(incident__in=visible)
         return queries.escalations_visible_to(self.request.user).select_related("incident")
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        context["sees_incident"] = queries.can_see
+        return context
 
     @extend_schema(request=None, responses=workspace.EscalationAcknowledgedSerializer)
     @action(detail=True, methods=["post"])

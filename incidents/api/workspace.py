@@ -124,6 +124,18 @@ class CommunicationPreviewSerializer(serializers.Serializer):
 
 
 class EscalationAcknowledgedSerializer(serializers.ModelSerializer):
+    """An escalation as its recipient sees it. The reason is the incident's words: a recipient
+    who may not see the incident in full (outside a confidential incident's team) reads it as
+    the escalation email gives it, by reference only."""
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        sees = self.context.get("sees_incident")
+        request = self.context.get("request")
+        if sees is not None and request is not None and not sees(request.user, instance.incident):
+            data["reason"] = f"See {instance.incident.reference}."
+        return data
+
     class Meta:
         model = Escalation
         fields = (

@@ -184,3 +184,37 @@ def test_a_group_member_acknowledges_and_a_visible_bystander_is_403(api, coordin
         pytest.skip("the intake role may change escalations")
     assert api(intake).post(url).status_code == 403
     assert api(member).post(url).status_code == 200
+
+
+def test_a_recipient_outside_a_confidential_incident_reads_its_escalation_by_reference_only(
+    api, coordinator
+):
+    f.targets()
+    secret = f.incident(
+        coordinator, title="Secret merger leak", confidential=True, incident_manager=coordinator
+    )
+    outsider = factories.coordinator(username="coord-outside")  # a Coordinator, not on the team
+    escalation = services.incident_escalate(
+        incident=secret,
+        actor=coordinator,
+        level="3",
+        to_group=Group.objects.get(name="Coordinators"),
+        reason="The merger documents were posted publicly",
+    )
+    client = api(outsider)
+    assert client.get(f"/api/v1/incidents/{secret.pk}/").status_code == 404
+    detail = client.get(f"/api/v1/escalations/{escalation.pk}/")
+    assert detail.status_code == 200
+    assert "merger" not in detail.content.decode()
+    assert detail.json()["reason"] == f"See {secret.reference}."
+    # The history is the incident's evidence: out of their sight, in JSON and as CSV.
+    assert client.get(f"/api/v1/escalations/{escalation.pk}/history/").status_code == 404
+    history_csv = f"/api/v1/escalations/{escalation.pk}/history/?format=csv"
+    assert client.get(history_csv).status_code == 404
+    # Acknowledging is theirs to do.
+    assert client.post(f"/api/v1/escalations/{escalation.pk}/acknowledge/").status_code == 200
+    # The team reads the reason and the history.
+    assert api(coordinator).get(f"/api/v1/escalations/{escalation.pk}/").json()["reason"] == (
+        "The merger documents were posted publicly"
+    )
+    assert api(coordinator).get(f"/api/v1/escalations/{escalation.pk}/history/").status_code == 200
