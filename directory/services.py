@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput, NotPermitted
 from core.services import audited_save, lock, model_update
 from directory.models import ProvisionedGroup, ProvisionedUser, ScimToken
 
@@ -121,10 +121,54 @@ def _link_of_user(user, *, actor):
     return lock(link)
 
 
+PRIVILEGED_MESSAGE = "This account has an administrative role; change it in the admin."
+
+
+def _shown_link(user):
+    """(externalId, displayName, emails) as SCIM shows them for `user` (resources.user_resource)."""
+    link = ProvisionedUser.objects.filter(user=user).first()
+    kept = link.emails if link else []
+    if not (kept and any(entry["value"] == user.email for entry in kept)):
+        kept = [{"value": user.email, "primary": True}] if user.email else []
+    if link:
+        return link.external_id, link.display_name, kept
+    return "", f"{user.first_name} {user.last_name}".strip(), kept
+
+
+def _refuse_privileged_change(user, *, fields, external_id, display_name, emails):
+    """An account with an administrative role (queries.is_privileged) may only be deactivated
+    over SCIM: any other change, re-activation included, is refused (403)."""
+    from directory.queries import is_privileged  # queries imports this module
+
+    if not is_privileged(user):
+        return False
+    changed = [
+        name
+        for name, value in fields.items()
+        if getattr(user, name) != value and not (name == "is_active" and value is False)
+    ]
+    shown_external_id, shown_display_name, shown_emails = _shown_link(user)
+    if (
+        changed
+        or (external_id or "") != shown_external_id
+        or (display_name or "") not in ("", shown_display_name)
+        or (list(emails) and _email_set(emails) != _email_set(shown_emails))
+    ):
+        raise NotPermitted(PRIVILEGED_MESSAGE)
+    return True
+
+
+def _email_set(emails):
+    return sorted((entry["value"].casefold(), bool(entry.get("primary"))) for entry in emails)
+
+
 @transaction.atomic
 def user_replace(*, actor, user, external_id="", display_name="", emails=(), **fields):
     """Set a person's directory attributes; `is_active=False` is a deactivation."""
     user = lock(user)
+    privileged = _refuse_privileged_change(
+        user, fields=fields, external_id=external_id, display_name=display_name, emails=emails
+    )
     if "username" in fields:
         _check_username(fields["username"], user)
     reason = (
@@ -140,6 +184,8 @@ def user_replace(*, actor, user, external_id="", display_name="", emails=(), **f
         for name in changed:
             setattr(user, name, fields[name])
         _save_user(user, actor=actor, reason=reason)
+    if privileged:  # deactivated at most: what the directory says of it is not kept
+        return user
     link = _link_of_user(user, actor=actor)
     model_update(
         instance=link,

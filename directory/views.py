@@ -28,7 +28,7 @@ from scim2_models import (
     User,
 )
 
-from core.errors import Conflict, DomainError
+from core.errors import Conflict, DomainError, NotPermitted
 from core.history import acting_as
 from directory import queries, resources, services
 
@@ -67,6 +67,8 @@ def _translate(exc):
         return _validation_error(exc)
     if isinstance(exc, Conflict):
         return error_response(409, exc.message, UniquenessException.scim_type)
+    if isinstance(exc, NotPermitted):
+        return error_response(403, exc.message)
     if isinstance(exc, DomainError):
         return error_response(exc.http_status, exc.message, "invalidValue")
     if isinstance(exc, DjangoValidationError):
