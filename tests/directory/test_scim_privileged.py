@@ -50,7 +50,9 @@ def test_patch_of_a_privileged_account_is_refused(scim, make, operation):
 
 def test_put_of_a_privileged_account_is_refused(scim):
     user = _compliance_user()
-    payload = user_payload("compliance", emails=[{"value": "evil@attacker.example.com", "primary": True}])
+    payload = user_payload(
+        "compliance", emails=[{"value": "evil@attacker.example.com", "primary": True}]
+    )
     _refused(scim.put(f"Users/{user.pk}", payload))
     assert User.objects.get(pk=user.pk).email == "compliance@example.org"
 
