@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import HttpResponse
@@ -30,6 +31,7 @@ from scim2_models import (
 
 from core.errors import Conflict, DomainError, NotPermitted
 from core.history import acting_as
+from core.parsing import JSONProblem, load_json
 from directory import queries, resources, services
 
 MEDIA_TYPE = "application/scim+json"
@@ -75,8 +77,12 @@ def _translate(exc):
         return error_response(400, "; ".join(exc.messages), "invalidValue")
     if isinstance(exc, queries.UnsupportedFilter):
         return error_response(400, str(exc), "invalidFilter")
-    if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):
+    if isinstance(exc, JSONProblem):
+        return error_response(400, str(exc), "invalidSyntax")
+    if isinstance(exc, UnicodeDecodeError):
         return error_response(400, "The body is not JSON.", "invalidSyntax")
+    if isinstance(exc, RequestDataTooBig):
+        return error_response(400, "The body is too large.", "invalidSyntax")
     raise exc
 
 
@@ -105,9 +111,9 @@ def scim_endpoint(view):
 
 
 def _body(request):
-    payload = json.loads(request.body.decode() or "null")
+    payload = load_json(request.body.decode() or "null")
     if not isinstance(payload, dict):
-        raise json.JSONDecodeError("not an object", "", 0)
+        raise JSONProblem("The body is not a JSON object.")
     return payload
 
 
@@ -209,12 +215,13 @@ def _list(request, kind, params=None):
     if params.filter:
         rows = queries.filtered(rows, params.filter.ast, kind.lookups)
     total = rows.count()
+    # Clamped before they reach the database: an OFFSET past 2**63 is an overflow, not a page.
     start = max(params.start_index or 1, 1)
     count = min(
         max(params.count if params.count is not None else resources.MAX_RESULTS, 0),
         resources.MAX_RESULTS,
     )
-    page = list(rows[start - 1 : start - 1 + count]) if count else []
+    page = list(rows[start - 1 : start - 1 + count]) if count and start <= total else []
     listing = ListResponse[kind.model](
         total_results=total,
         start_index=start,

@@ -1,0 +1,48 @@
+"""Hostile input answers a SCIM 400 (or an empty page), never a 500."""
+
+import pytest
+from django.test import override_settings
+
+from tests.directory.conftest import ERROR_SCHEMA, user_payload
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("start", ["99999999999999999999999", str(2**31 + 1), "3"])
+def test_a_start_index_past_the_end_is_an_empty_page(scim, start):
+    scim.post("Users", user_payload())
+    response = scim.get("Users", startIndex=start)
+    assert response.status_code == 200, response.data
+    assert response.data["totalResults"] == 1
+    assert response.data.get("Resources", []) == []
+
+
+def test_a_huge_count_is_capped(scim):
+    scim.post("Users", user_payload())
+    response = scim.get("Users", count="99999999999999999999999")
+    assert response.status_code == 200, response.data
+    assert len(response.data["Resources"]) == 1
+
+
+def _send_raw(scim, body):
+    return scim.client.post("/scim/v2/Users", body, content_type="application/scim+json")
+
+
+def test_deeply_nested_json_is_invalid_syntax(scim):
+    response = _send_raw(scim, "[" * 100000 + "]" * 100000)
+    assert response.status_code == 400
+    assert response.json()["scimType"] == "invalidSyntax"
+
+
+def test_a_nul_in_the_body_is_invalid_syntax(scim):
+    response = _send_raw(scim, '{"userName": "a\\u0000b"}')
+    assert response.status_code == 400
+    assert response.json()["scimType"] == "invalidSyntax"
+
+
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1000)
+def test_a_body_over_the_upload_limit_is_a_scim_error(scim):
+    response = _send_raw(scim, '{"userName": "' + "a" * 2000 + '"}')
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/scim+json"
+    assert response.json()["schemas"] == [ERROR_SCHEMA]
