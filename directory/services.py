@@ -6,7 +6,9 @@ face before any service runs): a service user holds no permission and cannot sig
 """
 
 import hashlib
+import re
 import secrets
+import unicodedata
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -219,8 +221,27 @@ def user_deprovision(*, actor, user):
     return user
 
 
+def group_name(name):
+    """A group's displayName as kept: NFKC, stripped, inner whitespace one space; control and
+    format characters (zero-width spaces, joiners, bidi marks) are refused, so no lookalike of
+    a role group ("Compliance\u200b", "Coordinators ") can be made."""
+    name = unicodedata.normalize("NFKC", name or "")
+    if any(unicodedata.category(char) in ("Cc", "Cf") for char in name.strip()):
+        raise InvalidInput(
+            "displayName holds a control or invisible character.", field="displayName"
+        )
+    name = re.sub(r"\s+", " ", name).strip()
+    if not name:
+        raise InvalidInput("Name the group (displayName).", field="displayName")
+    return name
+
+
 def _check_group_name(name, group=None):
     _refuse_taken(Group, "name", name, group, label="displayName")
+    # iexact folds ASCII only (SQLite): compare every other name casefolded as well.
+    others = Group.objects.exclude(pk=group.pk) if group else Group.objects.all()
+    if any(other.casefold() == name.casefold() for other in others.values_list("name", flat=True)):
+        raise Conflict("That displayName is taken.", field="displayName")
 
 
 def _set_members(*, actor, group, members, reason):
@@ -245,6 +266,7 @@ def _stamped(group, member, *, actor, reason):
 @transaction.atomic
 def group_create(*, actor, name, external_id="", members=()):
     """A new group from the directory, with its members."""
+    name = group_name(name)
     _check_group_name(name)
     group = Group(name=name)
     group.full_clean()
@@ -262,6 +284,7 @@ def group_create(*, actor, name, external_id="", members=()):
 def group_replace(*, actor, group, name, external_id="", members=()):
     """Rename a group, set its externalId and its members (each change in the member's history)."""
     group = lock(group)
+    name = group_name(name) if name != group.name else name
     if name != group.name:
         # Plans and courses name groups by row, not by name: a rename keeps audiences.
         _check_group_name(name, group)

@@ -46,3 +46,32 @@ def test_a_body_over_the_upload_limit_is_a_scim_error(scim):
     assert response.status_code == 400
     assert response["Content-Type"] == "application/scim+json"
     assert response.json()["schemas"] == [ERROR_SCHEMA]
+
+
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Coordinators ", "Compliance\t", " compliance", "Plan  approvers", "ＣＯＭＰＬＩＡＮＣＥ"],
+)
+def test_a_lookalike_of_a_role_group_is_a_conflict(scim, name):
+    response = scim.post("Groups", {"schemas": [GROUP], "displayName": name})
+    assert response.status_code == 409, response.data
+
+
+@pytest.mark.parametrize("name", ["Compliance\u200b", "Com\tpliance", "Comp\u202eliance", "a\x07"])
+def test_control_and_invisible_characters_in_a_group_name_are_refused(scim, name):
+    response = scim.post("Groups", {"schemas": [GROUP], "displayName": name})
+    assert response.status_code == 400, response.data
+    assert response.data["scimType"] == "invalidValue"
+
+
+def test_a_group_name_is_kept_normalised(scim):
+    response = scim.post("Groups", {"schemas": [GROUP], "displayName": "  Team   Blue "})
+    assert response.status_code == 201, response.data
+    assert response.data["displayName"] == "Team Blue"
+    renamed = scim.put(
+        f"Groups/{response.data['id']}", {"schemas": [GROUP], "displayName": "Coordinators\u00a0"}
+    )
+    assert renamed.status_code == 409, renamed.data
