@@ -26,6 +26,7 @@ SERVICE_USER_PREFIX = "scim:"
 USER_FIELDS = ("username", "first_name", "last_name", "email", "is_active")
 LINK_FIELDS = ("external_id", "display_name", "emails")
 TOKEN_BYTES = 32
+MAX_EMAILS = 10
 
 
 def hash_token(raw):
@@ -96,10 +97,16 @@ def _check_username(username, user=None):
     _refuse_taken(User, "username", username, user, label="userName")
 
 
+def _check_emails(emails):
+    if len(emails) > MAX_EMAILS:
+        raise InvalidInput(f"At most {MAX_EMAILS} emails may be given.", field="emails")
+
+
 @transaction.atomic
 def user_provision(*, actor, username, external_id="", display_name="", emails=(), **fields):
     """Create a person from the directory (no usable password: they sign in through the directory)."""
     _check_username(username)
+    _check_emails(emails)
     unknown = sorted(set(fields) - set(USER_FIELDS))
     if unknown:
         raise InvalidInput(f"These fields cannot be set here: {', '.join(unknown)}.")
@@ -168,6 +175,7 @@ def _email_set(emails):
 def user_replace(*, actor, user, external_id="", display_name="", emails=(), **fields):
     """Set a person's directory attributes; `is_active=False` is a deactivation."""
     user = lock(user)
+    _check_emails(emails)
     privileged = _refuse_privileged_change(
         user, fields=fields, external_id=external_id, display_name=display_name, emails=emails
     )

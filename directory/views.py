@@ -110,10 +110,37 @@ def scim_endpoint(view):
     return wrapper
 
 
+def _check_active(value):
+    # pydantic's lax booleans take "no", 0 and "off"; SCIM's `active` is a JSON boolean (the
+    # strings "true" / "false" pass too, as scim2-models reads them).
+    if not (
+        isinstance(value, bool) or (isinstance(value, str) and value.lower() in ("true", "false"))
+    ):
+        raise services.InvalidInput("active must be true or false.", field="active")
+
+
+def _strict_active(payload):
+    """Refuse an `active` that is not a boolean, in a resource or in a PATCH operation."""
+    objects = [payload]
+    for operation in payload.get("Operations") or []:
+        if not isinstance(operation, dict):
+            continue
+        value = operation.get("value")
+        if str(operation.get("path") or "").lower() == "active":
+            _check_active(value)
+        if isinstance(value, dict):
+            objects.append(value)
+    for item in objects:
+        for key, value in item.items():
+            if key.lower() == "active":
+                _check_active(value)
+
+
 def _body(request):
     payload = load_json(request.body.decode() or "null")
     if not isinstance(payload, dict):
         raise JSONProblem("The body is not a JSON object.")
+    _strict_active(payload)
     return payload
 
 

@@ -3,7 +3,7 @@
 import pytest
 from django.test import override_settings
 
-from tests.directory.conftest import ERROR_SCHEMA, user_payload
+from tests.directory.conftest import ERROR_SCHEMA, patch_payload, user_payload
 
 pytestmark = pytest.mark.django_db
 
@@ -75,3 +75,29 @@ def test_a_group_name_is_kept_normalised(scim):
         f"Groups/{response.data['id']}", {"schemas": [GROUP], "displayName": "Coordinators\u00a0"}
     )
     assert renamed.status_code == 409, renamed.data
+
+
+@pytest.mark.parametrize("value", ["no", 0, 1, None, "off", "False "])
+def test_active_must_be_a_boolean(scim, value):
+    assert scim.post("Users", user_payload(active=value)).status_code == 400
+    created = scim.post("Users", user_payload("other")).data
+    operation = {"op": "replace", "path": "active", "value": value}
+    response = scim.patch(f"Users/{created['id']}", patch_payload(operation))
+    assert response.status_code == 400, response.data
+    assert response.data["scimType"] == "invalidValue"
+    whole = {"op": "replace", "value": {"active": value}}
+    assert scim.patch(f"Users/{created['id']}", patch_payload(whole)).status_code == 400
+
+
+@pytest.mark.parametrize("value", [True, False, "true", "False"])
+def test_active_takes_booleans(scim, value):
+    assert scim.post("Users", user_payload(active=value)).status_code == 201
+
+
+def test_emails_are_capped(scim):
+    emails = [{"value": f"a{number}@example.org"} for number in range(11)]
+    response = scim.post("Users", user_payload(emails=emails))
+    assert response.status_code == 400, response.data
+    created = scim.post("Users", user_payload(emails=emails[:10])).data
+    operation = {"op": "replace", "path": "emails", "value": emails}
+    assert scim.patch(f"Users/{created['id']}", patch_payload(operation)).status_code == 400
