@@ -42,6 +42,15 @@ def manageable_groups():
     )
 
 
+def is_privileged(user):
+    """Whether `user` holds an administrative role: superuser, staff (admin site), or a member
+    of a group SCIM may not manage. Such an account is the administrators' to change: over
+    SCIM it may be read and deactivated, nothing else (directory.services.user_replace)."""
+    if user.is_superuser or user.is_staff:
+        return True
+    return user.groups.exclude(pk__in=manageable_groups().values("pk")).exists()
+
+
 def provisioned_users():
     """People SCIM sees: everyone but the service and system users and those it deleted."""
     return (

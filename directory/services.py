@@ -6,7 +6,9 @@ face before any service runs): a service user holds no permission and cannot sig
 """
 
 import hashlib
+import re
 import secrets
+import unicodedata
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -14,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput, NotPermitted
 from core.services import audited_save, lock, model_update
 from directory.models import ProvisionedGroup, ProvisionedUser, ScimToken
 
@@ -24,6 +26,7 @@ SERVICE_USER_PREFIX = "scim:"
 USER_FIELDS = ("username", "first_name", "last_name", "email", "is_active")
 LINK_FIELDS = ("external_id", "display_name", "emails")
 TOKEN_BYTES = 32
+MAX_EMAILS = 10
 
 
 def hash_token(raw):
@@ -94,10 +97,16 @@ def _check_username(username, user=None):
     _refuse_taken(User, "username", username, user, label="userName")
 
 
+def _check_emails(emails):
+    if len(emails) > MAX_EMAILS:
+        raise InvalidInput(f"At most {MAX_EMAILS} emails may be given.", field="emails")
+
+
 @transaction.atomic
 def user_provision(*, actor, username, external_id="", display_name="", emails=(), **fields):
     """Create a person from the directory (no usable password: they sign in through the directory)."""
     _check_username(username)
+    _check_emails(emails)
     unknown = sorted(set(fields) - set(USER_FIELDS))
     if unknown:
         raise InvalidInput(f"These fields cannot be set here: {', '.join(unknown)}.")
@@ -121,10 +130,55 @@ def _link_of_user(user, *, actor):
     return lock(link)
 
 
+PRIVILEGED_MESSAGE = "This account has an administrative role; change it in the admin."
+
+
+def _shown_link(user):
+    """(externalId, displayName, emails) as SCIM shows them for `user` (resources.user_resource)."""
+    link = ProvisionedUser.objects.filter(user=user).first()
+    kept = link.emails if link else []
+    if not (kept and any(entry["value"] == user.email for entry in kept)):
+        kept = [{"value": user.email, "primary": True}] if user.email else []
+    if link:
+        return link.external_id, link.display_name, kept
+    return "", f"{user.first_name} {user.last_name}".strip(), kept
+
+
+def _refuse_privileged_change(user, *, fields, external_id, display_name, emails):
+    """An account with an administrative role (queries.is_privileged) may only be deactivated
+    over SCIM: any other change, re-activation included, is refused (403)."""
+    from directory.queries import is_privileged  # queries imports this module
+
+    if not is_privileged(user):
+        return False
+    changed = [
+        name
+        for name, value in fields.items()
+        if getattr(user, name) != value and not (name == "is_active" and value is False)
+    ]
+    shown_external_id, shown_display_name, shown_emails = _shown_link(user)
+    if (
+        changed
+        or (external_id or "") != shown_external_id
+        or (display_name or "") not in ("", shown_display_name)
+        or (list(emails) and _email_set(emails) != _email_set(shown_emails))
+    ):
+        raise NotPermitted(PRIVILEGED_MESSAGE)
+    return True
+
+
+def _email_set(emails):
+    return sorted((entry["value"].casefold(), bool(entry.get("primary"))) for entry in emails)
+
+
 @transaction.atomic
 def user_replace(*, actor, user, external_id="", display_name="", emails=(), **fields):
     """Set a person's directory attributes; `is_active=False` is a deactivation."""
     user = lock(user)
+    _check_emails(emails)
+    privileged = _refuse_privileged_change(
+        user, fields=fields, external_id=external_id, display_name=display_name, emails=emails
+    )
     if "username" in fields:
         _check_username(fields["username"], user)
     reason = (
@@ -140,6 +194,8 @@ def user_replace(*, actor, user, external_id="", display_name="", emails=(), **f
         for name in changed:
             setattr(user, name, fields[name])
         _save_user(user, actor=actor, reason=reason)
+    if privileged:  # deactivated at most: what the directory says of it is not kept
+        return user
     link = _link_of_user(user, actor=actor)
     model_update(
         instance=link,
@@ -173,8 +229,27 @@ def user_deprovision(*, actor, user):
     return user
 
 
+def group_name(name):
+    """A group's displayName as kept: NFKC, stripped, inner whitespace one space; control and
+    format characters (zero-width spaces, joiners, bidi marks) are refused, so no lookalike of
+    a role group ("Compliance\u200b", "Coordinators ") can be made."""
+    name = unicodedata.normalize("NFKC", name or "")
+    if any(unicodedata.category(char) in ("Cc", "Cf") for char in name.strip()):
+        raise InvalidInput(
+            "displayName holds a control or invisible character.", field="displayName"
+        )
+    name = re.sub(r"\s+", " ", name).strip()
+    if not name:
+        raise InvalidInput("Name the group (displayName).", field="displayName")
+    return name
+
+
 def _check_group_name(name, group=None):
     _refuse_taken(Group, "name", name, group, label="displayName")
+    # iexact folds ASCII only (SQLite): compare every other name casefolded as well.
+    others = Group.objects.exclude(pk=group.pk) if group else Group.objects.all()
+    if any(other.casefold() == name.casefold() for other in others.values_list("name", flat=True)):
+        raise Conflict("That displayName is taken.", field="displayName")
 
 
 def _set_members(*, actor, group, members, reason):
@@ -199,6 +274,7 @@ def _stamped(group, member, *, actor, reason):
 @transaction.atomic
 def group_create(*, actor, name, external_id="", members=()):
     """A new group from the directory, with its members."""
+    name = group_name(name)
     _check_group_name(name)
     group = Group(name=name)
     group.full_clean()
@@ -216,6 +292,7 @@ def group_create(*, actor, name, external_id="", members=()):
 def group_replace(*, actor, group, name, external_id="", members=()):
     """Rename a group, set its externalId and its members (each change in the member's history)."""
     group = lock(group)
+    name = group_name(name) if name != group.name else name
     if name != group.name:
         # Plans and courses name groups by row, not by name: a rename keeps audiences.
         _check_group_name(name, group)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import HttpResponse
@@ -28,8 +29,9 @@ from scim2_models import (
     User,
 )
 
-from core.errors import Conflict, DomainError
+from core.errors import Conflict, DomainError, NotPermitted
 from core.history import acting_as
+from core.parsing import JSONProblem, load_json
 from directory import queries, resources, services
 
 MEDIA_TYPE = "application/scim+json"
@@ -67,14 +69,20 @@ def _translate(exc):
         return _validation_error(exc)
     if isinstance(exc, Conflict):
         return error_response(409, exc.message, UniquenessException.scim_type)
+    if isinstance(exc, NotPermitted):
+        return error_response(403, exc.message)
     if isinstance(exc, DomainError):
         return error_response(exc.http_status, exc.message, "invalidValue")
     if isinstance(exc, DjangoValidationError):
         return error_response(400, "; ".join(exc.messages), "invalidValue")
     if isinstance(exc, queries.UnsupportedFilter):
         return error_response(400, str(exc), "invalidFilter")
-    if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):
+    if isinstance(exc, JSONProblem):
+        return error_response(400, str(exc), "invalidSyntax")
+    if isinstance(exc, UnicodeDecodeError):
         return error_response(400, "The body is not JSON.", "invalidSyntax")
+    if isinstance(exc, RequestDataTooBig):
+        return error_response(400, "The body is too large.", "invalidSyntax")
     raise exc
 
 
@@ -102,10 +110,37 @@ def scim_endpoint(view):
     return wrapper
 
 
+def _check_active(value):
+    # pydantic's lax booleans take "no", 0 and "off"; SCIM's `active` is a JSON boolean (the
+    # strings "true" / "false" pass too, as scim2-models reads them).
+    if not (
+        isinstance(value, bool) or (isinstance(value, str) and value.lower() in ("true", "false"))
+    ):
+        raise services.InvalidInput("active must be true or false.", field="active")
+
+
+def _strict_active(payload):
+    """Refuse an `active` that is not a boolean, in a resource or in a PATCH operation."""
+    objects = [payload]
+    for operation in payload.get("Operations") or []:
+        if not isinstance(operation, dict):
+            continue
+        value = operation.get("value")
+        if str(operation.get("path") or "").lower() == "active":
+            _check_active(value)
+        if isinstance(value, dict):
+            objects.append(value)
+    for item in objects:
+        for key, value in item.items():
+            if key.lower() == "active":
+                _check_active(value)
+
+
 def _body(request):
-    payload = json.loads(request.body.decode() or "null")
+    payload = load_json(request.body.decode() or "null")
     if not isinstance(payload, dict):
-        raise json.JSONDecodeError("not an object", "", 0)
+        raise JSONProblem("The body is not a JSON object.")
+    _strict_active(payload)
     return payload
 
 
@@ -207,12 +242,13 @@ def _list(request, kind, params=None):
     if params.filter:
         rows = queries.filtered(rows, params.filter.ast, kind.lookups)
     total = rows.count()
+    # Clamped before they reach the database: an OFFSET past 2**63 is an overflow, not a page.
     start = max(params.start_index or 1, 1)
     count = min(
         max(params.count if params.count is not None else resources.MAX_RESULTS, 0),
         resources.MAX_RESULTS,
     )
-    page = list(rows[start - 1 : start - 1 + count]) if count else []
+    page = list(rows[start - 1 : start - 1 + count]) if count and start <= total else []
     listing = ListResponse[kind.model](
         total_results=total,
         start_index=start,
