@@ -8,6 +8,7 @@ from django.contrib.auth.models import Group
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from core.admin import PeopleByName, PersonFilter, ReadOnlyInline, ServiceAdmin, person_column
@@ -33,6 +34,7 @@ from .common import (
     TargetStateFilter,
     for_each,
     state_html,
+    worst_target_html,
 )
 
 User = get_user_model()
@@ -286,11 +288,12 @@ class IncidentAdmin(ServiceAdmin):
         """The target column is built per request with the targets it needs, loaded once per
         page: the admin instance is shared by every request (and thread), so it keeps none."""
         targets = queries.targets_by_priority()
+        now = timezone.now()
 
-        @admin.display(description="targets")
+        @admin.display(description="worst target")
         def target_state(obj):
-            state = queries.target_states(obj, targets).worst
-            return "—" if state is None else state_html(state)
+            state, deadline = queries.worst_target(obj, targets, now)
+            return worst_target_html(state, deadline, now)
 
         return [*self.list_display, target_state]
 
@@ -307,7 +310,7 @@ class IncidentAdmin(ServiceAdmin):
     @admin.display(description="reported", ordering="is_late")
     def late(self, obj):
         # In words: a tick for "late" read as "all is well".
-        return "late" if obj.is_late else "on time"
+        return "reported late" if obj.is_late else "on time"
 
     @admin.display(description="reporter")
     def reporter_display(self, obj):
