@@ -111,7 +111,7 @@ PATHS = [
     Status.REPORTED,
 ]
 # How long ago each open demo incident was reported (by its index in PATHS, modulo).
-OPEN_MINUTES_AGO = [12, 50, 150, 35, 400, 1300, 90, 5000, 240, 2000, 700, 20000]
+OPEN_MINUTES_AGO = [50, 8, 150, 35, 400, 1300, 90, 600, 240, 2000, 700, 180]
 ORDER = [
     Status.TRIAGED,
     Status.INVESTIGATING,
@@ -295,6 +295,16 @@ def load(stdout, actor=None, context=None):
                     )
                 if step == target:
                     break
+            if pace < 1 and index % 5:
+                # Most open incidents had their last stakeholder update a little while ago.
+                minutes_to_now = (real_now - timezone.now()).total_seconds() / 60
+                tick(max(0.0, minutes_to_now - 5 * (1 + index % 7)))
+                services.communication_send(
+                    incident=incident,
+                    actor=coordinator,
+                    template=MessageTemplate.objects.get(name="Status update"),
+                    audience="stakeholders@example.org",
+                )
             if goal == "reopened":
                 tick(60 * 24)
                 services.incident_transition(

@@ -47,7 +47,9 @@ def worst_target_html(state, deadline, now):
         time_words = f" {span_words(now - deadline)} ago"
     else:
         time_words = f": {span_words(deadline - now)} left"
-    return format_html('<span style="white-space:nowrap">{}{}</span>', state_html(state), time_words)
+    return format_html(
+        '<span style="white-space:nowrap">{}{}</span>', state_html(state), time_words
+    )
 
 
 def for_each(request, records, step, *, name, done=None):
