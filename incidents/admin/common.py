@@ -38,17 +38,17 @@ def span_words(delta):
 
 
 def worst_target_html(state, deadline, now):
-    """The list's target cell: "breached 2 h ago", "at risk: 35 min left", "met"."""
+    """The list's target cell: "breached 2 h ago", "at risk 35 min left", "met"."""
     if state is None:
         return "—"
     if deadline is None:
         return state_html(state)
     if deadline <= now:
-        time_words = f" {span_words(now - deadline)} ago"
+        time_words = f"{span_words(now - deadline)} ago"
     else:
-        time_words = f": {span_words(deadline - now)} left"
+        time_words = f"{span_words(deadline - now)} left"
     return format_html(
-        '<span style="white-space:nowrap">{}{}</span>', state_html(state), time_words
+        '{} <span style="white-space:nowrap">{}</span>', state_html(state), time_words.lstrip()
     )
 
 

@@ -9,6 +9,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from core.admin import PeopleByName, PersonFilter, ReadOnlyInline, ServiceAdmin, person_column
@@ -188,9 +189,7 @@ class IncidentAdmin(ServiceAdmin):
         "title",
         "priority",
         "status",
-        "kind",
         "manager",
-        "reported_at",
         "late",
         # then the target column, built per request (get_list_display)
     )
@@ -206,7 +205,7 @@ class IncidentAdmin(ServiceAdmin):
         ("incident_manager", PersonFilter),
     )
     list_select_related = ("category", "incident_manager")
-    manager = person_column("incident_manager", "incident manager")
+    manager = person_column("incident_manager", "manager")
     search_fields = ("reference", "title", "affected_service")
     autocomplete_fields = ("category", "incident_manager")
     ordering = ("-reported_at", "-id")
@@ -290,7 +289,7 @@ class IncidentAdmin(ServiceAdmin):
         targets = queries.targets_by_priority()
         now = timezone.now()
 
-        @admin.display(description="worst target")
+        @admin.display(description="target")
         def target_state(obj):
             state, deadline = queries.worst_target(obj, targets, now)
             return worst_target_html(state, deadline, now)
@@ -307,10 +306,14 @@ class IncidentAdmin(ServiceAdmin):
     def kind(self, obj):
         return obj.category.name if obj.category_id else UNCLASSIFIED_LABEL
 
-    @admin.display(description="reported", ordering="is_late")
+    @admin.display(description="reported", ordering="reported_at")
     def late(self, obj):
-        # In words: a tick for "late" read as "all is well".
-        return "reported late" if obj.is_late else "on time"
+        # When, and late in words (a tick for "late" read as "all is well").
+        return format_html(
+            "{}<br>{}",
+            date_format(timezone.localtime(obj.reported_at), "j M, H:i"),
+            "reported late" if obj.is_late else "on time",
+        )
 
     @admin.display(description="reporter")
     def reporter_display(self, obj):

@@ -21,7 +21,7 @@ def row_text(page, incident):
     """The words of the list row that holds `incident`, tags stripped."""
     rows = re.findall(r"<tr[^>]*>.*?</tr>", page, flags=re.S)
     (row,) = [row for row in rows if incident.reference in row]
-    return " ".join(re.sub(r"<[^>]+>", " ", row).split()).replace(" :", ":")
+    return " ".join(re.sub(r"<[^>]+>", " ", row).split())
 
 
 def reported_ago(incident, **delta):
@@ -50,8 +50,8 @@ def test_the_list_gives_the_worst_target_and_the_time_to_it_in_words(client, coo
     page = client.get(CHANGELIST).content.decode()
     # P1: acknowledged within 15 minutes, so 2 hours in it was breached 1 h 45 min ago.
     assert "breached 1 h ago" in row_text(page, breached)
-    assert re.search(r"at risk: \d+ min left", row_text(page, at_risk))
-    assert re.search(r"pending: 1[45] min left", row_text(page, pending))
+    assert re.search(r"at risk \d+ min left", row_text(page, at_risk))
+    assert re.search(r"pending 1[45] min left", row_text(page, pending))
     assert re.search(r"\bmet\b", row_text(page, done))
 
 
