@@ -110,6 +110,8 @@ PATHS = [
     Status.CLOSED,
     Status.REPORTED,
 ]
+# How long ago each open demo incident was reported (by its index in PATHS, modulo).
+OPEN_MINUTES_AGO = [50, 8, 150, 35, 400, 1300, 90, 600, 240, 2000, 700, 180]
 ORDER = [
     Status.TRIAGED,
     Status.INVESTIGATING,
@@ -180,12 +182,17 @@ def load(stdout, actor=None, context=None):
     count = 0
     for index, goal in enumerate(PATHS):
         title, category, service, impact, urgency = SCENARIOS[index % len(SCENARIOS)]
-        days_ago = (
-            150 - index * 5
-            if goal in (Status.CLOSED, Status.CANCELLED, "reopened")
-            else 12 - index % 10
-        )
-        reported = real_now - datetime.timedelta(days=days_ago, hours=rng.randint(0, 8))
+        if goal in (Status.CLOSED, Status.CANCELLED, "reopened"):
+            reported = real_now - datetime.timedelta(days=150 - index * 5, hours=rng.randint(0, 8))
+            pace = 1.0
+        else:
+            # Open incidents reported from minutes to days ago, their steps squeezed into the
+            # time since (at most ~3,100 minutes of ticks), so their targets spread: some met,
+            # some pending, some at risk, a few breached.
+            minutes_ago = OPEN_MINUTES_AGO[index % len(OPEN_MINUTES_AGO)]
+            rng.randint(0, 8)  # keeps the closed incidents' draws as they were
+            reported = real_now - datetime.timedelta(minutes=minutes_ago)
+            pace = minutes_ago / 4000
         occurred = reported - datetime.timedelta(
             hours=rng.choice([1, 2, 5, 30, 50]) if index % 6 == 0 else rng.randint(0, 3)
         )
@@ -207,7 +214,7 @@ def load(stdout, actor=None, context=None):
             count += 1
             if goal == Status.REPORTED:
                 continue
-            tick(rng.randint(5, 90))
+            tick(rng.randint(5, 90) * pace)
             services.incident_update(
                 incident=incident, actor=coordinator, incident_manager=coordinator
             )
@@ -250,7 +257,7 @@ def load(stdout, actor=None, context=None):
                         participants=[coordinator, users["alex"]],
                     )
                     services.review_complete(incident=incident, actor=coordinator)
-                tick(rng.randint(20, 600))
+                tick(rng.randint(20, 600) * pace)
                 incident = services.incident_transition(
                     incident=incident,
                     actor=coordinator,
@@ -288,6 +295,16 @@ def load(stdout, actor=None, context=None):
                     )
                 if step == target:
                     break
+            if pace < 1 and index % 5:
+                # Most open incidents had their last stakeholder update a little while ago.
+                minutes_to_now = (real_now - timezone.now()).total_seconds() / 60
+                tick(max(0.0, minutes_to_now - 5 * (1 + index % 7)))
+                services.communication_send(
+                    incident=incident,
+                    actor=coordinator,
+                    template=MessageTemplate.objects.get(name="Status update"),
+                    audience="stakeholders@example.org",
+                )
             if goal == "reopened":
                 tick(60 * 24)
                 services.incident_transition(

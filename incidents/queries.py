@@ -343,6 +343,26 @@ def target_states(incident, targets, now=None):
     )
 
 
+def worst_target(incident, targets, now=None):
+    """The state a list shows (see `TargetStates.worst`) and the deadline it is measured
+    against: the earliest deadline among the open targets in that state (how long ago it was
+    breached, or how long is left); None for met, missed or no targets."""
+    now = now or timezone.now()
+    states = target_states(incident, targets, now)
+    worst = states.worst
+    if worst not in (BREACHED, AT_RISK, PENDING):
+        return worst, None
+    target = targets[incident.priority]
+    deadlines = [
+        incident.reported_at + datetime.timedelta(minutes=getattr(target, minutes))
+        for name, _, minutes in TARGET_PHASES
+        if getattr(states, name) == worst
+    ]
+    if states.update == worst:
+        deadlines.append(states.next_update_due)
+    return worst, min(deadlines)
+
+
 def breached_filter(targets=None, now=None):
     """A Q matching open incidents with any target breached right now (one constant per priority)."""
     targets = targets if targets is not None else targets_by_priority()

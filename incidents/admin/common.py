@@ -27,6 +27,31 @@ def state_html(state):
     return format_html('<span style="color:{};font-weight:600">{}</span>', colour, label)
 
 
+def span_words(delta):
+    """A length of time in words a coordinator reads at a glance: "35 min", "5 h", "3 days"."""
+    minutes = max(0, int(delta.total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h"
+    return f"{minutes // (24 * 60)} days"
+
+
+def worst_target_html(state, deadline, now):
+    """The list's target cell: "breached 2 h ago", "at risk 35 min left", "met"."""
+    if state is None:
+        return "—"
+    if deadline is None:
+        return state_html(state)
+    if deadline <= now:
+        time_words = f"{span_words(now - deadline)} ago"
+    else:
+        time_words = f"{span_words(deadline - now)} left"
+    return format_html(
+        '{} <span style="white-space:nowrap">{}</span>', state_html(state), time_words.lstrip()
+    )
+
+
 def for_each(request, records, step, *, name, done=None):
     """Run `step(record)` (one service call) for each record of an action over several: a
     refusal is a message naming the record (`name(record)`), and the others are counted

@@ -8,6 +8,8 @@ from django.contrib.auth.models import Group
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from core.admin import PeopleByName, PersonFilter, ReadOnlyInline, ServiceAdmin, person_column
@@ -33,6 +35,7 @@ from .common import (
     TargetStateFilter,
     for_each,
     state_html,
+    worst_target_html,
 )
 
 User = get_user_model()
@@ -186,9 +189,7 @@ class IncidentAdmin(ServiceAdmin):
         "title",
         "priority",
         "status",
-        "kind",
         "manager",
-        "reported_at",
         "late",
         # then the target column, built per request (get_list_display)
     )
@@ -204,7 +205,7 @@ class IncidentAdmin(ServiceAdmin):
         ("incident_manager", PersonFilter),
     )
     list_select_related = ("category", "incident_manager")
-    manager = person_column("incident_manager", "incident manager")
+    manager = person_column("incident_manager", "manager")
     search_fields = ("reference", "title", "affected_service")
     autocomplete_fields = ("category", "incident_manager")
     ordering = ("-reported_at", "-id")
@@ -286,11 +287,12 @@ class IncidentAdmin(ServiceAdmin):
         """The target column is built per request with the targets it needs, loaded once per
         page: the admin instance is shared by every request (and thread), so it keeps none."""
         targets = queries.targets_by_priority()
+        now = timezone.now()
 
-        @admin.display(description="targets")
+        @admin.display(description="target")
         def target_state(obj):
-            state = queries.target_states(obj, targets).worst
-            return "—" if state is None else state_html(state)
+            state, deadline = queries.worst_target(obj, targets, now)
+            return worst_target_html(state, deadline, now)
 
         return [*self.list_display, target_state]
 
@@ -304,10 +306,14 @@ class IncidentAdmin(ServiceAdmin):
     def kind(self, obj):
         return obj.category.name if obj.category_id else UNCLASSIFIED_LABEL
 
-    @admin.display(description="reported", ordering="is_late")
+    @admin.display(description="reported", ordering="reported_at")
     def late(self, obj):
-        # In words: a tick for "late" read as "all is well".
-        return "late" if obj.is_late else "on time"
+        # When, and late in words (a tick for "late" read as "all is well").
+        return format_html(
+            "{}<br>{}",
+            date_format(timezone.localtime(obj.reported_at), "j M, H:i"),
+            "reported late" if obj.is_late else "on time",
+        )
 
     @admin.display(description="reporter")
     def reporter_display(self, obj):
