@@ -12,12 +12,19 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 
-from core.admin import PeopleByName, PersonFilter, ReadOnlyInline, ServiceAdmin, person_column
+from core.admin import (
+    EvidenceBundleAdmin,
+    PeopleByName,
+    PersonFilter,
+    ReadOnlyInline,
+    ServiceAdmin,
+    person_column,
+)
 from core.history_diff import person_name
 from core.pagination import CountedPaginator
 from core.people import person_label
 
-from .. import queries, services
+from .. import bundle, queries, services
 from ..models import (
     Action,
     Escalation,
@@ -179,7 +186,7 @@ class EscalateForm(forms.Form):
 
 
 @admin.register(Incident)
-class IncidentAdmin(ServiceAdmin):
+class IncidentAdmin(EvidenceBundleAdmin, ServiceAdmin):
     form = IncidentForm
     create_service = services.incident_report
     update_service = services.incident_update
@@ -263,6 +270,9 @@ class IncidentAdmin(ServiceAdmin):
         ),
     )
     change_list_template = "admin/incidents/incident/change_list.html"
+
+    def evidence_bundle(self, request, obj):
+        return bundle.incident_bundle(obj, request.user)
 
     def get_queryset(self, request):
         # The admin is the response team's workspace: a coordinator who only reported a
