@@ -4,7 +4,8 @@ Files:
 
 - `incident.json`: the record as the API's detail shows it to the exporter (an anonymous
   reporter stays hidden unless the exporter may see reporters);
-- `timeline.json`, `team.json`, `escalations.json`, `communications.json`, `actions.json`,
+- `timeline.json`, `team.json` (with each member's readiness as they joined),
+  `readiness.json` (every readiness record: the manager's too), `escalations.json`, `communications.json`, `actions.json`,
   `review.json`: the incident's lists, as the API shows them, read in batches;
 - `post_incident_report.pdf`: the report people read (the record, the review, the actions,
   the team, the escalations and the first 500 timeline entries; the whole timeline is in
@@ -50,8 +51,12 @@ def _lists(incident):
     return [
         ("timeline.json", incident.timeline.order_by("created_at", "id"),
          serializers.TimelineEntrySerializer),
-        ("team.json", incident.team.select_related("user").order_by("added_at", "id"),
+        ("team.json",
+         queries.with_readiness(incident.team.select_related("user")).order_by("added_at", "id"),
          workspace.TeamMemberRowSerializer),
+        ("readiness.json",
+         incident.readiness.select_related("user").order_by("recorded_at", "id"),
+         workspace.ReadinessRowSerializer),
         ("escalations.json",
          incident.escalations.select_related("to_group").order_by("created_at", "id"),
          serializers.EscalationSerializer),
@@ -85,6 +90,7 @@ def report_pdf(incident, record, review, reader):
             "timeline": timeline[:PDF_TIMELINE],
             "timeline_cut": len(timeline) > PDF_TIMELINE,
             "team": lists["team.json"],
+            "readiness": lists["readiness.json"],
             "escalations": lists["escalations.json"].select_related("to_user"),
             "actions": lists["actions.json"].select_related("owner"),
             "communications": lists["communications.json"],

@@ -71,8 +71,21 @@ class TeamMemberInline(PeopleByName, admin.TabularInline):
     model = TeamMember
     extra = 0
     autocomplete_fields = ("user",)
-    fields = ("user", "role", "added_at")
-    readonly_fields = ("added_at",)
+    fields = ("user", "role", "added_at", "readiness")
+    readonly_fields = ("added_at", "readiness")
+
+    def get_queryset(self, request):
+        return queries.with_readiness(super().get_queryset(request))
+
+    @admin.display(description="readiness when joined")
+    def readiness(self, member):
+        if member.pk is None:
+            return "—"
+        return queries.readiness_words(
+            getattr(member, "readiness_state", None),
+            getattr(member, "readiness_acknowledged_at", None),
+            getattr(member, "readiness_missing", None),
+        )
 
 
 class ActionInline(PeopleByName, admin.TabularInline):

@@ -269,7 +269,7 @@ class IncidentViewSet(EvidenceMixin, ServiceViewSet):
         incident = self.get_object()
         return self.nested(
             request,
-            rows=incident.team.select_related("user").order_by("added_at", "id"),
+            rows=queries.with_readiness(incident.team.select_related("user")).order_by("added_at", "id"),
             serializer_class=workspace.TeamMemberRowSerializer,
             create=partial(services.team_member_add, incident=incident, actor=request.user),
         )
