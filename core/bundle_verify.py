@@ -17,6 +17,9 @@ It checks, and prints, each of these; it exits 1 if any fails:
    `previous_hash` is the earlier one's `hash`; and the manifest's `chain_heads` are the
    newest hashes of the rows shown. Rows whose content was withheld from the exporter (a
    mask hid a value) are counted, not checked.
+4. Attachments: every file listed in `attachments.json` with a `bundle_path` has the
+   SHA-256 and size the system took when it was uploaded (so the file is the one attached,
+   not only the one exported).
 
 What it cannot check alone: that the system's history holds no rows newer than the bundle
 (compare the manifest's `chain_heads` with a later export), and who made the bundle (the
@@ -170,6 +173,23 @@ def check(source, out=print):
     out(f"3. history: {rows} rows, {checked} hashes recomputed, {links} links between "
         f"neighbouring rows checked, {withheld} rows with content withheld (not checked), "
         f"{len(heads)} chain heads compared")
+
+    files_checked = 0
+    if "attachments.json" in names:
+        for item in read_json(source, "attachments.json"):
+            path = item.get("bundle_path")
+            if not path:
+                continue
+            files_checked += 1
+            if path not in names:
+                failures.append(f"{path}: attachment {item.get('id')} is missing")
+                continue
+            sha, size = digest(source, path)
+            if sha != item.get("sha256") or size != item.get("size"):
+                failures.append(
+                    f"{path}: not the file attached (SHA-256 or size differs from the upload's)"
+                )
+    out(f"4. attachments: {files_checked} files compared with the SHA-256 taken at upload")
 
     for failure in failures:
         out("FAIL: " + failure)
