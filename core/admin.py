@@ -424,3 +424,59 @@ class AuditedUserAdmin(UserAdmin, AuditedAdmin):
             if user.pk in named
         ]
         return [], {}, set(), protected
+
+
+class EvidenceBundleAdmin:
+    """The record's evidence bundle (core.bundles) from the admin: a page
+    `…/<id>/evidence/` that downloads it, and a list action for one selected record.
+
+    The record is found through the admin's own `get_queryset` (so what the reader may not
+    see there, they may not export), and the bundle needs what the history needs
+    (`core.view_history`). The model admin says what goes in: `evidence_bundle(request, obj)`."""
+
+    evidence_permission = "core.view_history"
+
+    def evidence_bundle(self, request, obj):
+        raise NotImplementedError
+
+    def may_export_evidence(self, request):
+        return request.user.has_perm(self.evidence_permission)
+
+    def get_urls(self):
+        from django.urls import path
+
+        opts = self.model._meta
+        return [
+            path(
+                "<path:object_id>/evidence/",
+                self.admin_site.admin_view(self.evidence_view),
+                name=f"{opts.app_label}_{opts.model_name}_evidence",
+            )
+        ] + super().get_urls()
+
+    def evidence_view(self, request, object_id):
+        from core import bundles
+
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None or not self.has_view_permission(request, obj):
+            raise Http404
+        if not self.may_export_evidence(request):
+            raise PermissionDenied
+        return bundles.response(self.evidence_bundle(request, obj))
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if self.may_export_evidence(request):
+            actions["download_evidence"] = self.get_action("download_evidence")
+        return actions
+
+    @admin.action(description="Download the evidence bundle (one record)")
+    def download_evidence(self, request, queryset):
+        chosen = list(queryset.values_list("pk", flat=True)[:2])
+        if len(chosen) != 1:
+            self.message_user(
+                request, "Choose exactly one record to download its evidence bundle.",
+                messages.WARNING,
+            )
+            return None
+        return self.evidence_view(request, str(chosen[0]))

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from core.api import (
     AuditedViewMixin,
     ETagMixin,
+    EvidenceMixin,
     HistoryMixin,
     ServiceViewSet,
     check_if_match,
@@ -24,7 +25,7 @@ from core.api import (
 from core.fields import IsoDateTimeFilter
 from core.pagination import CountedPagination
 from core.parsing import parse_id
-from incidents import queries, services
+from incidents import bundle, queries, services
 from incidents.models import Action, Category, Escalation, Incident, PostIncidentReview, TeamMember
 
 from . import serializers, workspace
@@ -83,7 +84,7 @@ def nested_list(serializer_class):
     return decorate
 
 
-class IncidentViewSet(ServiceViewSet):
+class IncidentViewSet(EvidenceMixin, ServiceViewSet):
     """Incidents: report, read, edit descriptive fields, move through the lifecycle, escalate."""
 
     permission_classes = [permissions.IsAuthenticated, HasPerm]
@@ -179,6 +180,9 @@ class IncidentViewSet(ServiceViewSet):
             context["targets"] = queries.targets_by_priority()
         return context
 
+    def evidence_bundle(self, instance):
+        return bundle.incident_bundle(instance, self.request.user)
+
     # Anonymous reporters stay hidden in the history too (the admin's rule: queries.history_mask).
     def history_mask(self, instance):
         return queries.history_mask(self.request.user, instance)
@@ -265,7 +269,7 @@ class IncidentViewSet(ServiceViewSet):
         incident = self.get_object()
         return self.nested(
             request,
-            rows=incident.team.select_related("user").order_by("added_at", "id"),
+            rows=queries.with_readiness(incident.team.select_related("user")).order_by("added_at", "id"),
             serializer_class=workspace.TeamMemberRowSerializer,
             create=partial(services.team_member_add, incident=incident, actor=request.user),
         )
