@@ -357,3 +357,36 @@ def test_an_administrator_links_an_account_the_sign_in_would_not(oidc):
     assert sign_in(Client(), "casey", "casey-pw").wsgi_request.user == admin_account
     identity = OidcIdentity.objects.get(user=admin_account)
     assert identity.history.get().history_change_reason == "Linked by an administrator"
+
+
+def test_a_next_elsewhere_lands_on_the_home_page(oidc):
+    response = sign_in(Client(), "alex", "alex-pw", next_url="https://elsewhere.example/")
+    assert response["Location"] == "/"
+
+
+def test_an_unreachable_provider_is_a_message_not_an_error(oidc, settings):
+    settings.OIDC_ISSUER = "http://127.0.0.1:9"
+    response = Client().get("/oidc/authenticate/")
+    assert response.status_code == 302 and response["Location"] == "/accounts/login/"
+    assert "could not be reached" in " ".join(messages_of(response))
+
+
+def test_a_wrong_client_secret_signs_no_one_in(oidc, settings):
+    start = Client()
+    first = start.get("/oidc/authenticate/")
+    back = through_provider(first["Location"], "alex", "alex-pw")
+    settings.OIDC_RP_CLIENT_SECRET = "not-the-secret"
+    response = start.get(back.removeprefix("http://testserver"))
+    assert response["Location"] == "/accounts/login/"
+    assert "did not work" in " ".join(messages_of(response))
+    assert not User.objects.filter(username="alex").exists()
+
+
+def test_the_admin_signs_a_password_session_out_as_before(oidc):
+    factories.coordinator(username="cora")
+    client = Client()
+    client.login(username="cora", password="pw")
+    response = client.post("/admin/logout/")
+    assert response["Location"] == "/accounts/login/"  # LOGOUT_REDIRECT_URL, as without OIDC
+    assert client.get("/admin/").status_code == 302
+    assert client.get("/admin/logout/").status_code == 405
