@@ -177,13 +177,21 @@ OIDC_ISSUER = env("OIDC_ISSUER", "")
 OIDC_RP_CLIENT_ID = env("OIDC_CLIENT_ID", "")
 OIDC_RP_CLIENT_SECRET = env("OIDC_CLIENT_SECRET", "")
 OIDC_RP_SCOPES = env("OIDC_SCOPES", "openid email profile")
-# Endpoints: read from the issuer's discovery document unless given here.
+# Endpoints: read from the issuer's discovery document unless given here ("none": not used;
+# OIDC_USERINFO_ENDPOINT=none reads the claims from the ID token alone).
 OIDC_OP_AUTHORIZATION_ENDPOINT = env("OIDC_AUTHORIZATION_ENDPOINT", "")
 OIDC_OP_TOKEN_ENDPOINT = env("OIDC_TOKEN_ENDPOINT", "")
 OIDC_OP_USER_ENDPOINT = env("OIDC_USERINFO_ENDPOINT", "")
 OIDC_OP_JWKS_ENDPOINT = env("OIDC_JWKS_URI", "")
 OIDC_OP_END_SESSION_ENDPOINT = env("OIDC_END_SESSION_ENDPOINT", "")
 OIDC_RP_SIGN_ALGO = env("OIDC_SIGN_ALGO", "RS256")
+# How the client secret reaches the token endpoint: HTTP Basic (the OAuth default) or the body.
+OIDC_TOKEN_AUTH_METHOD = env("OIDC_TOKEN_AUTH_METHOD", "client_secret_basic")
+if OIDC_TOKEN_AUTH_METHOD not in ("client_secret_basic", "client_secret_post"):
+    raise ImproperlyConfigured(
+        "OIDC_TOKEN_AUTH_METHOD is client_secret_basic or client_secret_post."
+    )
+OIDC_TOKEN_USE_BASIC_AUTH = OIDC_TOKEN_AUTH_METHOD == "client_secret_basic"
 OIDC_PROVIDER_NAME = env("OIDC_PROVIDER_NAME", "your organisation's sign-in")
 # The claim holding the person's directory groups (a list of names or ids), and how those map
 # to our groups: {"directory group name or id": "Our group" or ["Our group", ...]}. Groups

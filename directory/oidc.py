@@ -77,7 +77,8 @@ def discovery():
 def setting(attr, *args):
     """mozilla-django-oidc's settings, with endpoints not set one by one from discovery."""
     if attr in ENDPOINTS:
-        return getattr(settings, attr, "") or discovery().get(ENDPOINTS[attr], "")
+        value = getattr(settings, attr, "") or discovery().get(ENDPOINTS[attr], "")
+        return "" if value == "none" else value
     return import_from_settings(attr, *args)
 
 

@@ -3,7 +3,7 @@
 //   node server.js            listens on a free port of 127.0.0.1 and prints one JSON line
 //                             {"issuer": "http://127.0.0.1:PORT"} once it serves.
 //
-// One static confidential client (CLIENT_ID / CLIENT_SECRET below, client_secret_post, RS256
+// One static confidential client (CLIENT_ID / CLIENT_SECRET below, client_secret_basic, RS256
 // ID tokens), redirect URIs on loopback or the Django test client's host at /oidc/callback/
 // with any port (the test server's port is chosen at run time). People sign in on a plain form
 // (username, password); the account's claims (email, names, groups, amr) are what
@@ -73,7 +73,7 @@ server.listen(0, '127.0.0.1', () => {
       client_secret: CLIENT_SECRET,
       redirect_uris: ['http://127.0.0.1/oidc/callback/'],
       post_logout_redirect_uris: ['http://127.0.0.1/'],
-      token_endpoint_auth_method: 'client_secret_post',
+      token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: 'RS256',
       require_auth_time: true,
     }],
