@@ -587,9 +587,16 @@ def oidc_sign_in(*, issuer, claims):
                 user, actor=actor, reason="Created on first sign-in through the identity provider"
             )
             reason = "Created on first sign-in through the identity provider"
-        audited_save(
-            OidcIdentity(issuer=issuer, subject=subject, user=user), actor=actor, reason=reason
-        )
+        try:
+            with transaction.atomic():
+                audited_save(
+                    OidcIdentity(issuer=issuer, subject=subject, user=user),
+                    actor=actor,
+                    reason=reason,
+                )
+        except (ValidationError, IntegrityError) as exc:
+            # The same person's first sign-in in another tab, a moment earlier.
+            raise Conflict("You are being signed in already; please try again.") from exc
     _update_profile(user, claims, actor=actor)
     _sync_groups(user, claims, actor=actor)
     return user

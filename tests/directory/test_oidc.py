@@ -390,3 +390,38 @@ def test_the_admin_signs_a_password_session_out_as_before(oidc):
     assert response["Location"] == "/accounts/login/"  # LOGOUT_REDIRECT_URL, as without OIDC
     assert client.get("/admin/").status_code == 302
     assert client.get("/admin/logout/").status_code == 405
+
+
+ISSUER = "https://login.example.org"
+
+
+def test_odd_claims_are_refused_or_ignored_not_errors(settings, finance):
+    settings.OIDC_GROUP_MAP = {"all-staff": ["Staff"]}
+    with pytest.raises(services.SignInRefused):
+        services.oidc_sign_in(issuer=ISSUER, claims={"sub": "x" * 256})
+    with pytest.raises(services.SignInRefused):
+        services.oidc_sign_in(issuer=ISSUER, claims={"sub": 7})
+    user = services.oidc_sign_in(
+        issuer=ISSUER,
+        claims={
+            "sub": "odd-1",
+            "email": "not an address",
+            "given_name": "A\u200bna\x00" + "n" * 300,
+            "preferred_username": "has spaces and / slashes",
+            "groups": [1, None, {"name": "Finance"}, "  finance ", ["Staff"]],
+        },
+    )
+    assert user.email == "" and user.first_name.startswith("Anan") and len(user.first_name) <= 150
+    assert user.username.startswith("oidc-")
+    assert list(user.groups.values_list("name", flat=True)) == ["Finance"]
+
+
+def test_a_new_persons_username_never_takes_over_an_existing_one(settings):
+    existing = factories.staff(username="alex", email="someone.else@example.org")
+    user = services.oidc_sign_in(
+        issuer=ISSUER,
+        claims={"sub": "s-1", "preferred_username": "ALEX", "email": "alex@example.org"},
+    )
+    assert user != existing and user.username == "ALEX-2"
+    existing.refresh_from_db()
+    assert existing.email == "someone.else@example.org"
