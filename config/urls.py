@@ -5,18 +5,24 @@ from django.http import JsonResponse
 from django.urls import include, path
 from django.views import defaults
 
+from directory import oidc_views
+
 admin.site.site_header = "Incident response"
 admin.site.site_title = "Incident response"
 admin.site.index_title = "Case system"
 
 urlpatterns = [
+    # Sign-out ends the provider's session too when the person signed in through it.
+    path("admin/logout/", oidc_views.admin_sign_out),
     path("admin/", admin.site.urls),
+    path("accounts/logout/", oidc_views.sign_out, name="logout"),
     path("api/v1/", include("config.api")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("incidents/", include("incidents.urls")),
     path("plans/", include("plans.urls")),
     path("training/", include("training.urls")),
     path("scim/v2/", include("directory.urls")),
+    path("oidc/", include("directory.oidc_urls")),
     path("", include("core.urls")),
 ]
 
