@@ -5,12 +5,23 @@ from django.http import JsonResponse
 from django.urls import include, path
 from django.views import defaults
 
+from core import second_factor_views
+
 admin.site.site_header = "Incident response"
 admin.site.site_title = "Incident response"
 admin.site.index_title = "Case system"
 
 urlpatterns = [
+    # Under /admin/ so that its user has passed their own second factor (core/middleware.py).
+    path(
+        "admin/second-factor/reset/<int:user_id>/",
+        admin.site.admin_view(second_factor_views.admin_reset),
+        name="second-factor-admin-reset",
+    ),
     path("admin/", admin.site.urls),
+    path("accounts/second-factor/", second_factor_views.start, name="second-factor"),
+    path("accounts/second-factor/enrol/", second_factor_views.enrol, name="second-factor-enrol"),
+    path("accounts/second-factor/mine/", second_factor_views.manage, name="second-factor-manage"),
     path("api/v1/", include("config.api")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("incidents/", include("incidents.urls")),
