@@ -8,6 +8,7 @@
   `Retry-After`), never a 500.
 """
 
+from django.conf import settings
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.http import HttpResponse, JsonResponse, QueryDict
 from django.http.multipartparser import MultiPartParserError
@@ -120,7 +121,8 @@ class SecondFactorMiddleware:
         path = request.path_info
         guarded = path.startswith("/admin/") or is_api(request)
         if (
-            guarded
+            settings.ADMIN_REQUIRE_2FA
+            and guarded
             and not path.startswith(SECOND_FACTOR_OPEN)
             and request.user.is_authenticated
             and not session_verified(request)
