@@ -56,6 +56,10 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "axes",
+    # Second factor for the admin roles (core/second_factor.py): TOTP apps and recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     # Ours. Order matters for the demo loader: plans before the apps that name plans.
     "core",
     "plans",
@@ -75,6 +79,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): the session passed a second factor (django-otp).
+    "django_otp.middleware.OTPMiddleware",
+    # Admin and session API wait for the second factor of the roles that need one.
+    "core.middleware.SecondFactorMiddleware",
     # Pages and forms in the signed-in person's time zone (core/timezones.py).
     "core.timezones.TimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -220,6 +228,15 @@ OIDC_TIMEOUT = float(env("OIDC_TIMEOUT", "10"))
 OIDC_CREATE_USER = True
 if OIDC_ENABLED:
     AUTHENTICATION_BACKENDS.append("directory.oidc.OidcBackend")
+# Second factor (README, "Second factor"): members of Coordinators, Plan approvers,
+# Compliance and Incident intake (and superusers) pass a TOTP code or a recovery code, or an
+# OIDC sign-in whose `amr` names a second factor, before any admin page or session API call.
+# On in production (DEBUG off), off in development and tests unless set.
+ADMIN_REQUIRE_2FA = env_bool("ADMIN_REQUIRE_2FA", not DEBUG)
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "Incident response")
+# Wrong codes: django-otp's throttling doubles the wait after each failure (1 s, 2 s, 4 s, …).
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
