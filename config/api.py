@@ -8,6 +8,7 @@ from django.urls import include, path
 from drf_spectacular.utils import extend_schema, inline_serializer
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import exceptions, serializers
+from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
@@ -17,6 +18,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core import second_factor
 from core.api import AuditedViewMixin
 from core.audit_api import AuditLogView
 from core.errors import DomainError
@@ -111,6 +113,14 @@ class TokenRequestSerializer(AuthTokenSerializer):
     username = serializers.CharField(
         label="Username", max_length=USERNAME_MAX_LENGTH, write_only=True
     )
+    otp = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=32,
+        write_only=True,
+        help_text="The current code of your authenticator app (or a recovery code): needed "
+        "when the second factor is required of you (ADMIN_REQUIRE_2FA and an admin role).",
+    )
 
 
 class TokenView(ObtainAuthToken):
@@ -125,15 +135,23 @@ class TokenView(ObtainAuthToken):
     @extend_schema(
         request=inline_serializer(
             name="TokenRequest",
-            fields={"username": serializers.CharField(), "password": serializers.CharField()},
+            fields={
+                "username": serializers.CharField(),
+                "password": serializers.CharField(),
+                "otp": serializers.CharField(required=False),
+            },
         ),
         responses=inline_serializer(
             name="TokenResponse", fields={"token": serializers.CharField()}
         ),
     )
     def post(self, request, *args, **kwargs):
+        """A token is the session API without the browser: whoever must pass a second factor
+        for the admin and the session API (core.second_factor) passes it here too, as `otp`,
+        or a password alone would open the API to a role's account."""
         try:
-            return super().post(request, *args, **kwargs)
+            serializer = self.get_serializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
         except exceptions.ValidationError:
             # django-axes flags the request when the sign-in was refused by lockout.
             if getattr(request, "axes_locked_out", False):
@@ -142,6 +160,22 @@ class TokenView(ObtainAuthToken):
                     status=429,
                 )
             raise
+        user = serializer.validated_data["user"]
+        if second_factor.requires_second_factor(user):
+            code = serializer.validated_data.get("otp") or ""
+            if not second_factor.has_second_factor(user):
+                raise second_factor.SecondFactorRequired(
+                    "Your role needs a second factor: enrol an authenticator app by signing in "
+                    "to the admin, then send its code as `otp`."
+                )
+            if not code:
+                raise second_factor.SecondFactorRequired(
+                    "Your role needs a second factor: send the current code of your "
+                    "authenticator app (or a recovery code) as `otp`."
+                )
+            second_factor.verify(user=user, code=code)
+        token, _created = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
 
 
 people = DefaultRouter()

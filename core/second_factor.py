@@ -50,6 +50,10 @@ class WrongCode(DomainError, http_status=400, code="wrong_code"):
     """That code is not right."""
 
 
+class SecondFactorRequired(DomainError, http_status=403, code="second_factor_required"):
+    """A sign-in for the API (a token) by a role that needs a second factor, without one."""
+
+
 class TooManyAttempts(DomainError, http_status=429, code="throttled"):
     """Too many wrong codes: wait a moment before the next try."""
 

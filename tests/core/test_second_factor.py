@@ -220,3 +220,26 @@ def test_an_oidc_sign_in_with_a_password_alone_does_not(client, coordinator, amr
     session["oidc_amr"] = amr
     session.save()
     assert client.get("/admin/").status_code == 302
+
+
+def test_a_token_for_an_admin_role_needs_the_second_factor_too(client, settings):
+    """Without it a password alone would open the API to a coordinator's account."""
+    PASSWORD = "pw"  # tests.factories.UserFactory's
+    user = factories.coordinator(username="tokenrole")
+    url = "/api/v1/auth/token/"
+    answer = client.post(url, {"username": "tokenrole", "password": PASSWORD}, content_type="application/json")
+    assert answer.status_code == 403 and answer.json()["code"] == "second_factor_required"
+    assert "enrol" in answer.json()["detail"]
+    device, codes = enrolled(user)
+    answer = client.post(url, {"username": "tokenrole", "password": PASSWORD}, content_type="application/json")
+    assert answer.status_code == 403 and "otp" in answer.json()["detail"]
+    answer = client.post(url, {"username": "tokenrole", "password": PASSWORD, "otp": "000000"}, content_type="application/json")
+    assert answer.status_code in (400, 429) and "token" not in answer.json()
+    time.sleep(1.2)  # the throttle's wait after one wrong code
+    answer = client.post(url, {"username": "tokenrole", "password": PASSWORD, "otp": code_for(device, 1)}, content_type="application/json")
+    assert answer.status_code == 200, answer.json()
+    assert answer.json()["token"]
+    # Staff need no second factor.
+    factories.staff(username="tokenstaff")
+    answer = client.post(url, {"username": "tokenstaff", "password": PASSWORD}, content_type="application/json")
+    assert answer.status_code == 200
