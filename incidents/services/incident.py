@@ -21,6 +21,7 @@ from ..models import (
     TimelineEntry,
 )
 from .common import incident_url, mail, person, require_on, timeline
+from .notifications import notify_manager_named
 from .reviews import withdraw_change_request_text
 
 User = get_user_model()
@@ -132,6 +133,8 @@ def incident_report(
     stamp(incident, actor=actor, reason="Reported")
     incident.save()
     _announce_report(incident, actor=actor)
+    if incident_manager is not None:
+        notify_manager_named(incident, incident_manager, actor=actor)
     return incident
 
 
@@ -197,6 +200,7 @@ def incident_update(*, incident, actor, reason="", **fields):
     incident = lock(incident)
     require_on(actor, CHANGE_INCIDENT, incident)
     before, was_confidential = incident.priority, incident.confidential
+    manager_before = incident.incident_manager_id
     if "category" in fields and fields["category"] != incident.category:
         if fields["category"] is None and incident.status not in UNCLASSIFIED_STATUSES:
             raise InvalidInput(
@@ -218,6 +222,8 @@ def incident_update(*, incident, actor, reason="", **fields):
     if incident.priority != before:
         text = f"Priority changed from {before} to {incident.priority}"
         timeline(incident, TimelineEntry.Kind.NOTE, text, actor=actor)
+    if incident.incident_manager_id is not None and incident.incident_manager_id != manager_before:
+        notify_manager_named(incident, incident.incident_manager, actor=actor)
     return incident
 
 
