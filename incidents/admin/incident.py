@@ -31,6 +31,7 @@ from ..models import (
 from .common import (
     UNCLASSIFIED_LABEL,
     CategoryFilter,
+    KnownPeopleInline,
     OpenFilter,
     TargetStateFilter,
     for_each,
@@ -61,16 +62,18 @@ def with_bar_widths(rows):
     return rows
 
 
-class TeamMemberInline(PeopleByName, admin.TabularInline):
+class TeamMemberInline(KnownPeopleInline, PeopleByName, admin.TabularInline):
     model = TeamMember
+    known_people = ("user",)
     extra = 0
     autocomplete_fields = ("user",)
     fields = ("user", "role", "added_at")
     readonly_fields = ("added_at",)
 
 
-class ActionInline(PeopleByName, admin.TabularInline):
+class ActionInline(KnownPeopleInline, PeopleByName, admin.TabularInline):
     model = Action
+    known_people = ("owner",)
     extra = 0
     autocomplete_fields = ("owner",)
     fields = ("kind", "description", "owner", "due_date", "status", "completed_at")
