@@ -210,7 +210,8 @@ class IncidentWorkspace:
         user, now = request.user, timezone.now()
         review = PostIncidentReview.objects.filter(incident=incident).first()
         may = queries.workspace_steps(user, incident, review)
-        steps = [(value, Status(value).label) for value in queries.allowed_steps(user, incident)]
+        allowed = set(queries.allowed_steps(user, incident))
+        steps = [(s.value, s.label) for s in Status if s in allowed]  # in lifecycle order
         targets = [
             {"label": TARGET_LABELS[row.name], "name": row.name, "words": deadline_words(row, now)}
             for row in queries.target_deadlines(incident, queries.targets_by_priority(), now)
