@@ -150,6 +150,35 @@ def allowed_steps(user, incident):
     return sorted(next_statuses(incident))
 
 
+# The incident page's buttons (the admin workspace) and the permission each needs; the
+# services ask the same permissions again (and whether the reader sees the incident).
+WORKSPACE_PERMISSIONS = {
+    "escalate": "incidents.add_escalation",
+    "note": "incidents.add_timelineentry",
+    "assign": "incidents.change_incident",
+    "team": "incidents.add_teammember",
+    "action": "incidents.add_action",
+    "communicate": "incidents.add_communication",
+}
+
+
+def workspace_steps(user, incident, review=None):
+    """The workspace buttons `user` may use on `incident` (besides its phases, `allowed_steps`):
+    a set of names of WORKSPACE_PERMISSIONS, and "review" / "complete_review" while its
+    post-incident review (`review`, or None before one is written) is a draft."""
+    if user is None or not can_see(user, incident):
+        return frozenset()
+    names = {name for name, perm in WORKSPACE_PERMISSIONS.items() if user.has_perm(perm)}
+    if not incident.is_open:
+        names.discard("escalate")
+    if review is None:
+        if user.has_perm("incidents.add_postincidentreview"):
+            names.add("review")
+    elif not review.is_completed and user.has_perm("incidents.change_postincidentreview"):
+        names.update({"review", "complete_review"})
+    return frozenset(names)
+
+
 def escalated_to(user, escalation):
     """Whether `escalation` was addressed to `user` (to them, or to a group they are in): they
     may acknowledge it, as may whoever may change escalations of incidents they see."""
@@ -342,6 +371,39 @@ def target_states(incident, targets, now=None):
     return TargetStates(
         states["acknowledge"], states["contain"], states["recover"], update_state, due
     )
+
+
+@dataclass(frozen=True)
+class TargetDeadline:
+    """One response target of an incident as its page shows it."""
+
+    name: str  # acknowledge, contain, recover, update
+    state: str | None
+    deadline: datetime.datetime
+    done_at: datetime.datetime | None
+
+
+def target_deadlines(incident, targets, now=None):
+    """Each response target of `incident` with its state, its deadline and when it was met
+    (the next stakeholder update last); empty without targets (no target for its priority,
+    cancelled). Time left or overdue by is the deadline against now."""
+    now = now or timezone.now()
+    states = target_states(incident, targets, now)
+    target = targets.get(incident.priority)
+    if target is None or incident.status == Status.CANCELLED:
+        return []
+    rows = [
+        TargetDeadline(
+            name,
+            getattr(states, name),
+            incident.reported_at + datetime.timedelta(minutes=getattr(target, minutes)),
+            getattr(incident, field),
+        )
+        for name, field, minutes in TARGET_PHASES
+    ]
+    if states.next_update_due is not None:
+        rows.append(TargetDeadline("update", states.update, states.next_update_due, None))
+    return rows
 
 
 def worst_target(incident, targets, now=None):

@@ -1,6 +1,7 @@
 """What the incidents app's admin pages share: visibility by incident, target colours, filters, actions over many."""
 
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
@@ -118,3 +119,61 @@ class CategoryFilter(admin.RelatedFieldListFilter):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.empty_value_display = UNCLASSIFIED_LABEL
+
+
+class KnownAutocompleteSelect(AutocompleteSelect):
+    """The admin's autocomplete, rendering the person already chosen from the row loaded with
+    it (`known`: id → user) instead of one query per row (an inline of 50 team members)."""
+
+    known = None
+
+    def optgroups(self, name, value, attr=None):
+        known = self.known or {}
+        chosen = [str(v) for v in value if v not in ("", None)]
+        if not chosen or not all(v in known for v in chosen):
+            return super().optgroups(name, value, attr)
+        options = [] if self.is_required else [self.create_option(name, "", "", False, 0)]
+        for pk in chosen:
+            label = self.choices.field.label_from_instance(known[pk])
+            options.append(self.create_option(name, known[pk].pk, label, True, len(options)))
+        return [(None, options, 0)]
+
+
+class KnownPeopleInline:
+    """An inline whose people (`known_people`, loaded with its rows by `select_related`) are
+    chosen by autocomplete and shown without a query per row: a fixed cost per page."""
+
+    known_people = ()
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related(*self.known_people)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        widget = getattr(field, "widget", None)
+        if db_field.name in self.known_people and isinstance(widget, AutocompleteSelect):
+            known = KnownAutocompleteSelect(
+                widget.field, widget.admin_site, attrs=widget.attrs, using=widget.db
+            )
+            known.choices, known.is_required = widget.choices, widget.is_required
+            field.widget = known
+        return field
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        names = self.known_people
+
+        class Form(formset.form):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                for name in names:
+                    field = self.fields.get(name)
+                    person = getattr(self.instance, name, None) if self.instance.pk else None
+                    if field is None or person is None:
+                        continue
+                    widget = getattr(field.widget, "widget", field.widget)
+                    if isinstance(widget, KnownAutocompleteSelect):
+                        widget.known = {str(person.pk): person}
+
+        formset.form = Form
+        return formset

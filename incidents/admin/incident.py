@@ -38,12 +38,14 @@ from ..models import (
 from .common import (
     UNCLASSIFIED_LABEL,
     CategoryFilter,
+    KnownPeopleInline,
     OpenFilter,
     TargetStateFilter,
     for_each,
     state_html,
     worst_target_html,
 )
+from .workspace import IncidentWorkspace
 
 User = get_user_model()
 
@@ -67,8 +69,9 @@ def with_bar_widths(rows):
     return rows
 
 
-class TeamMemberInline(PeopleByName, admin.TabularInline):
+class TeamMemberInline(KnownPeopleInline, PeopleByName, admin.TabularInline):
     model = TeamMember
+    known_people = ("user",)
     extra = 0
     autocomplete_fields = ("user",)
     fields = ("user", "role", "added_at", "readiness")
@@ -88,8 +91,9 @@ class TeamMemberInline(PeopleByName, admin.TabularInline):
         )
 
 
-class ActionInline(PeopleByName, admin.TabularInline):
+class ActionInline(KnownPeopleInline, PeopleByName, admin.TabularInline):
     model = Action
+    known_people = ("owner",)
     extra = 0
     autocomplete_fields = ("owner",)
     fields = ("kind", "description", "owner", "due_date", "status", "completed_at")
@@ -165,12 +169,20 @@ class IncidentForm(forms.ModelForm):
 
 
 class TransitionForm(forms.Form):
+    """The bulk step: only the statuses some selected incident may move to (`steps`); one the
+    others may not take is refused per incident, with a message naming it."""
+
     status = forms.ChoiceField(choices=Status.choices, label="Move to")
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
         required=False,
         label="Why (recorded in the history)",
     )
+
+    def __init__(self, *args, steps=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if steps is not None:
+            self.fields["status"].choices = [(s.value, s.label) for s in Status if s in steps]
 
 
 class EscalateForm(forms.Form):
@@ -199,8 +211,9 @@ class EscalateForm(forms.Form):
 
 
 @admin.register(Incident)
-class IncidentAdmin(EvidenceBundleAdmin, ServiceAdmin):
+class IncidentAdmin(EvidenceBundleAdmin, IncidentWorkspace, ServiceAdmin):
     form = IncidentForm
+    escalate_form = EscalateForm  # the workspace's "Escalate" is the bulk action's form
     create_service = services.incident_report
     update_service = services.incident_update
     service_fields = (*services.DESCRIPTIVE_FIELDS, "anonymous")
@@ -498,10 +511,10 @@ class IncidentAdmin(EvidenceBundleAdmin, ServiceAdmin):
                 note = services.timeline_note_add(incident=incident, actor=request.user, text=text)
                 formset.new_objects.append(note)
 
-    def _bulk_form(self, request, queryset, form_class, title, action_name, apply):
+    def _bulk_form(self, request, queryset, form_class, title, action_name, apply, **form_kwargs):
         """An intermediate page: a form for the selected incidents, then the service per incident."""
         if "apply" in request.POST:
-            form = form_class(request.POST)
+            form = form_class(request.POST, **form_kwargs)
             if form.is_valid():
                 done = for_each(
                     request,
@@ -513,7 +526,7 @@ class IncidentAdmin(EvidenceBundleAdmin, ServiceAdmin):
                     messages.success(request, f"{title}: {done} incident(s) done.")
                 return None
         else:
-            form = form_class()
+            form = form_class(**form_kwargs)
         context = {
             **self.admin_site.each_context(request),
             "title": title,
@@ -527,6 +540,12 @@ class IncidentAdmin(EvidenceBundleAdmin, ServiceAdmin):
 
     @admin.action(description="Move selected incidents to another phase…", permissions=["change"])
     def transition_selected(self, request, queryset):
+        steps = {
+            step for incident in queryset for step in queries.allowed_steps(request.user, incident)
+        }
+        if not steps:
+            messages.warning(request, "None of the selected incidents may move to another phase.")
+            return None
         return self._bulk_form(
             request,
             queryset,
@@ -536,6 +555,7 @@ class IncidentAdmin(EvidenceBundleAdmin, ServiceAdmin):
             lambda incident, data: services.incident_transition(
                 incident=incident, actor=request.user, status=data["status"], reason=data["reason"]
             ),
+            steps=steps,
         )
 
     @admin.action(description="Escalate selected incidents…", permissions=["change"])

@@ -162,6 +162,8 @@ class Action(models.Model):
     )
     completed_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=now)
+    # The due date its owner was last reminded of (services.action_due_remind): once per due date.
+    due_reminder_sent_for = models.DateField(null=True, blank=True, editable=False)
 
     history = AuditedHistoricalRecords()
 

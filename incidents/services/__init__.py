@@ -42,6 +42,7 @@ from .incident import (
     incident_update,
     intake_message,
 )
+from .notifications import action_due_remind, actions_falling_due
 from .readiness import readiness_record
 from .response import (
     ACTION_FIELDS,
@@ -82,6 +83,8 @@ __all__ = [
     "REVIEW_FIELDS",
     "RenderedCommunication",
     "action_create",
+    "action_due_remind",
+    "actions_falling_due",
     "action_update",
     "change_request_text",
     "communication_render",

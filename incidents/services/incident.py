@@ -22,6 +22,7 @@ from ..models import (
     TimelineEntry,
 )
 from .common import incident_url, mail, person, require_on, timeline
+from .notifications import notify_manager_named
 from .readiness import readiness_record
 from .reviews import withdraw_change_request_text
 
@@ -136,6 +137,8 @@ def incident_report(
     if incident_manager is not None:
         _manager_readiness(incident, actor)
     _announce_report(incident, actor=actor)
+    if incident_manager is not None:
+        notify_manager_named(incident, incident_manager, actor=actor)
     return incident
 
 
@@ -234,6 +237,8 @@ def incident_update(*, incident, actor, reason="", **fields):
     if incident.priority != before:
         text = f"Priority changed from {before} to {incident.priority}"
         timeline(incident, TimelineEntry.Kind.NOTE, text, actor=actor)
+    if incident.incident_manager_id is not None and incident.incident_manager_id != manager_before:
+        notify_manager_named(incident, incident.incident_manager, actor=actor)
     return incident
 
 

@@ -11,6 +11,7 @@ from core.workflow import check_transition
 
 from ..models import Action, Readiness, TeamMember, TimelineEntry
 from .common import require_on, timeline
+from .notifications import notify_action_owner, notify_team_member_added
 from .readiness import readiness_record
 
 # What an action's owner and the team may change (the admin's forms hand over these).
@@ -33,6 +34,7 @@ def team_member_add(*, incident, actor, user, role=TeamMember.Role.RESPONDER):
     elif created:
         stamp(member, actor=actor, reason="Added to the team")
         member.save()
+        notify_team_member_added(member, actor=actor)
     if created or changed:
         readiness_record(
             incident=incident, user=user, part=Readiness.Part.TEAM_MEMBER, role=role, actor=actor
@@ -62,6 +64,8 @@ def action_create(*, incident, actor, kind, description, owner=None, due_date=No
     audited_save(action, actor=actor, reason="Action added")
     text = f"{action.get_kind_display()} action added: {description}"
     timeline(incident, TimelineEntry.Kind.ACTION, text, actor=actor)
+    if owner is not None:
+        notify_action_owner(action, actor=actor)
     return action
 
 
@@ -70,7 +74,7 @@ def action_update(*, action, actor, **fields):
     """Change an action; done stamps its completion, any other status clears it."""
     action = lock(action, select_related=("incident",))
     require_on(actor, "incidents.change_action", action.incident)
-    before = action.status
+    before, owner_before = action.status, action.owner_id
     status = fields.get("status", before)
     check_transition(action, status, allow_same=True)
     if status == Action.ActionStatus.DONE and action.completed_at is None:
@@ -79,6 +83,8 @@ def action_update(*, action, actor, **fields):
         action.completed_at = None
     reason = f"Status {before} → {status}" if status != before else "Edited"
     model_update(instance=action, actor=actor, fields=fields, allowed=ACTION_FIELDS, reason=reason)
+    if action.owner_id is not None and action.owner_id != owner_before:
+        notify_action_owner(action, actor=actor)
     if action.status != before:
         text = f"Action “{action.description[:80]}” is now {action.get_status_display().lower()}"
         timeline(action.incident, TimelineEntry.Kind.ACTION, text, actor=actor)

@@ -92,15 +92,38 @@ def test_transition_action_moves_every_selected_incident_with_the_reason(client,
         assert incident.timeline.filter(text__contains="Morning triage").exists()
 
 
-def test_transition_action_reports_forbidden_steps_and_changes_nothing_else(client, coordinator):
-    incident = f.incident()
+def test_transition_action_offers_only_reachable_phases(client, coordinator):
+    reported = f.incident(title="new")
+    triaged = f.incident(title="seen")
+    services.incident_transition(incident=triaged, actor=coordinator, status=Status.TRIAGED)
     client.force_login(coordinator)
-    response = bulk(client, "transition_selected", [incident], status="closed", reason="")
+    form = client.post(
+        CHANGELIST, {"action": "transition_selected", ACTION_CHECKBOX_NAME: [reported.pk, triaged.pk]}
+    )
+    offered = set(form.context["form"].fields["status"].choices)
+    assert {value for value, _ in offered} == {"triaged", "investigating", "cancelled"}
+    # A phase none of them can reach is not even a choice.
+    response = bulk(client, "transition_selected", [reported], status="closed", reason="")
+    assert response.status_code == 200 and response.context["form"].errors["status"]
+    reported.refresh_from_db()
+    assert reported.status == Status.REPORTED
+
+
+def test_transition_action_refuses_per_incident_with_a_message(client, coordinator):
+    reported = f.incident(title="new")
+    triaged = f.incident(title="seen")
+    services.incident_transition(incident=triaged, actor=coordinator, status=Status.TRIAGED)
+    client.force_login(coordinator)
+    response = bulk(
+        client, "transition_selected", [reported, triaged], status="investigating", reason="Go"
+    )
     assert response.status_code == 302
     messages = [str(m) for m in response.wsgi_request._messages]
-    assert any(incident.reference in m for m in messages), messages
-    incident.refresh_from_db()
-    assert incident.status == Status.REPORTED
+    assert any(m.startswith(reported.reference + ":") for m in messages), messages
+    assert any("1 incident(s) done" in m for m in messages), messages
+    reported.refresh_from_db()
+    triaged.refresh_from_db()
+    assert (reported.status, triaged.status) == (Status.REPORTED, Status.INVESTIGATING)
 
 
 def test_escalate_action_creates_escalations_through_the_service(
