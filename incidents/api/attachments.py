@@ -150,7 +150,8 @@ class AttachmentViewSet(
 
     @extend_schema(
         responses={
-            (200, "application/octet-stream"): OpenApiResponse(
+            # The file's own type (its `content_type`), whatever it is.
+            (200, "*/*"): OpenApiResponse(
                 OpenApiTypes.BINARY, description="The file, as a download."
             )
         },

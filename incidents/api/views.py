@@ -357,7 +357,11 @@ class IncidentViewSet(ServiceViewSet):
     @extend_schema(
         methods=["POST"],
         request={"multipart/form-data": AttachmentUploadSerializer},
-        responses={201: AttachmentSerializer, 413: OpenApiResponse(description="Too large")},
+        responses={
+            201: AttachmentSerializer,
+            413: OpenApiResponse(description="Larger than ATTACHMENT_MAX_BYTES."),
+            415: OpenApiResponse(description="Not multipart/form-data."),
+        },
     )
     @action(
         detail=True,

@@ -339,9 +339,9 @@ def test_confidential_files_are_invisible_to_outsiders(api, coordinator, confide
 
 def test_the_reporter_of_a_confidential_incident_does_not_get_its_files(api, staff_user):
     manager = factories.coordinator(username="mgr2")
-    incident = incident_factories.incident(
-        reporter=staff_user, confidential=True, incident_manager=manager
-    )
+    incident = incident_factories.incident(reporter=staff_user, confidential=True)
+    root = factories.UserFactory(username="root2", is_staff=True, is_superuser=True)
+    incident = services.incident_update(incident=incident, actor=root, incident_manager=manager)
     attachment = attach(incident, manager)
     client = api(staff_user)
     assert client.get(f"/api/v1/incidents/{incident.pk}/attachments/").status_code in (403, 404)
@@ -377,33 +377,29 @@ def test_supersede_is_refused_twice_in_the_service(coordinator, incident):
 
 
 def _change_page_post(client, incident, file):
-    """The incident's change page as the browser posts it, with a file in the upload inline."""
+    """The incident's change page as the browser posts it, with a file in "Attach evidence"."""
     from django.urls import reverse
+
+    from incidents.admin.attachments import AttachmentUploadInline
 
     url = reverse("admin:incidents_incident_change", args=[incident.pk])
     page = client.get(url)
     assert page.status_code == 200
     form = page.context["adminform"].form
-    data = {name: form.initial.get(name) or "" for name in form.fields}
-    data["occurred_at"] = incident.occurred_at.strftime("%Y-%m-%d %H:%M:%S")
-    data["category"] = incident.category_id or ""
-    data["incident_manager"] = incident.incident_manager_id or ""
-    data["confidential"] = "on" if incident.confidential else ""
-    for formset in page.context["inline_admin_formsets"]:
-        management = formset.formset.management_form
-        for name, field in management.fields.items():
-            data[f"{management.prefix}-{name}"] = management.initial.get(name, field.initial)
-        for subform in formset.formset.initial_forms:
-            data[f"{subform.prefix}-id"] = subform.instance.pk
+    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+    occurred = data.pop("occurred_at")
+    data.update(occurred_at_0=occurred.date(), occurred_at_1=occurred.time())
+    for inline in page.context["inline_admin_formsets"]:
+        formset = inline.formset
+        for name in formset.management_form.fields:
+            data[f"{formset.prefix}-{name}"] = formset.management_form[name].value()
+        for subform in formset.initial_forms:
             for name in subform.fields:
-                if name not in ("id", "DELETE"):
-                    value = subform.initial.get(name)
-                    data[f"{subform.prefix}-{name}"] = "" if value is None else value
-        if formset.formset.model is Attachment and not formset.formset.initial_forms:
-            prefix = formset.formset.forms[0].prefix if formset.formset.forms else None
-            if prefix and "upload" in formset.formset.forms[0].fields:
-                data[f"{prefix}-upload"] = file
-    data = {k: v for k, v in data.items() if v is not None}
+                value = subform[name].value()
+                if value is not None:
+                    data[subform.add_prefix(name)] = value
+        if isinstance(inline.opts, AttachmentUploadInline):
+            data[f"{formset.prefix}-0-upload"] = file
     return client.post(url, data, follow=True)
 
 
