@@ -252,6 +252,34 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Evidence files on incidents (incidents.services.attachments). A folder by default, never
+    # served as it is: every download goes through the app, which records it. For S3-compatible
+    # object storage install the `s3` extra (django-storages) and set ATTACHMENT_STORAGE=s3
+    # (README, "Attachments").
+    "attachments": (
+        {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": env("ATTACHMENT_S3_BUCKET"),
+                "endpoint_url": env("ATTACHMENT_S3_ENDPOINT_URL"),
+                "region_name": env("ATTACHMENT_S3_REGION"),
+                "location": env("ATTACHMENT_S3_PREFIX", "attachments"),
+                "file_overwrite": False,
+                "default_acl": "private",
+                "querystring_auth": True,
+            },
+        }
+        if env("ATTACHMENT_STORAGE", "local") == "s3"
+        else {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {
+                "location": env("ATTACHMENT_ROOT", str(BASE_DIR / "attachments")),
+                "base_url": None,
+                "file_permissions_mode": 0o640,
+                "directory_permissions_mode": 0o750,
+            },
+        }
+    ),
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -386,6 +414,12 @@ INCIDENT_TARGET_AT_RISK_RATIO = float(env("INCIDENT_TARGET_AT_RISK_RATIO", "0.75
 ACKNOWLEDGEMENT_REMINDER_INTERVAL_DAYS = int(env("ACKNOWLEDGEMENT_REMINDER_INTERVAL_DAYS", "7"))
 TRAINING_DUE_SOON_DAYS = int(env("TRAINING_DUE_SOON_DAYS", "30"))
 TRAINING_REMINDER_INTERVAL_DAYS = int(env("TRAINING_REMINDER_INTERVAL_DAYS", "7"))
+# Evidence files (docs/incidents.md §Attachments): the largest accepted, in bytes (25 MiB), and
+# the kinds accepted, by file-name extension (each checked against the content's first bytes).
+ATTACHMENT_MAX_BYTES = int(env("ATTACHMENT_MAX_BYTES", str(25 * 1024 * 1024)))
+ATTACHMENT_ALLOWED_TYPES = env_list(
+    "ATTACHMENT_ALLOWED_TYPES", "pdf,png,jpg,jpeg,gif,txt,log,csv,json,eml,zip,docx,xlsx,pcap"
+)
 # Name of the user recorded as the actor of scheduled work run without --user.
 SYSTEM_USERNAME = env("SYSTEM_USERNAME", "system")
 

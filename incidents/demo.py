@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from unittest import mock
 
 from django.contrib.auth.models import Group
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from core.roles import COORDINATORS
@@ -277,6 +278,14 @@ def load(stdout, actor=None, context=None):
                         description="Isolate the affected system",
                         owner=users["alex"],
                         due_date=(timezone.now() + datetime.timedelta(days=2)).date(),
+                    )
+                    services.attachment_add(
+                        incident=incident,
+                        actor=coordinator,
+                        upload=SimpleUploadedFile(
+                            f"{incident.reference}-first-look.log",
+                            f"{occurred:%Y-%m-%dT%H:%M:%SZ} {service}: first errors seen\n".encode(),
+                        ),
                     )
                 if step == Status.CONTAINED and index % 3 == 0:
                     services.communication_send(

@@ -7,6 +7,8 @@ from core.history_diff import NO_MASK
 from . import queries
 from .models import (
     Action,
+    Attachment,
+    AttachmentDownload,
     Communication,
     Escalation,
     Incident,
@@ -19,6 +21,7 @@ from .models import (
 # The records that belong to an incident: their history is hidden with it.
 INCIDENT_CHILDREN = (
     TeamMember,
+    Attachment,
     Action,
     Escalation,
     Communication,
@@ -57,4 +60,15 @@ def history_rules(user):
 
     rules = {Incident: HistoryRule(visible=visible_own, masks=_incident_masks(user))}
     rules.update({model: HistoryRule(visible=visible_child) for model in INCIDENT_CHILDREN})
+    if visible_child is not None:
+        # A download belongs to its file's incident.
+        rules[AttachmentDownload] = HistoryRule(
+            visible=lambda rows: rows.filter(
+                attachment_id__in=Attachment.objects.filter(incident_id__in=visible_ids).values(
+                    "pk"
+                )
+            )
+        )
+    else:
+        rules[AttachmentDownload] = HistoryRule()
     return rules

@@ -27,6 +27,7 @@ from core.workflow import next_statuses
 from .models import (
     OPEN_STATUSES,
     Action,
+    Attachment,
     Category,
     Escalation,
     EscalationRule,
@@ -697,3 +698,27 @@ def fully_ready(incidents):
     )
     any_row = Readiness.objects.filter(incident_id=OuterRef("pk"))
     return incidents.filter(Exists(any_row), ~Exists(not_ready))
+
+
+def attachments_visible_to(user):
+    """The evidence files `user` may read and download: those of incidents they see in full
+    (`fully_visible_incidents`), for holders of `view_attachment`. A reporter outside the
+    response sees none, as of the rest of the response."""
+    if user is None or not user.is_authenticated or not user.has_perm("incidents.view_attachment"):
+        return Attachment.objects.none()
+    if sees_everything(user):
+        return Attachment.objects.all()
+    return Attachment.objects.filter(incident__in=fully_visible_incidents(user).values("pk"))
+
+
+def attachment_rows(queryset):
+    """Attachments with what a list shows (the uploader, the supersession, every download and
+    who made it) in a fixed number of queries: one for the page, one for the downloads."""
+    from django.db.models import Prefetch
+
+    from .models import AttachmentDownload
+
+    downloads = AttachmentDownload.objects.select_related("user").order_by("-at", "-id")
+    return queryset.select_related("uploaded_by", "superseded_by_person").prefetch_related(
+        Prefetch("downloads", queryset=downloads)
+    )

@@ -13,6 +13,7 @@ _MODELS = (
     "action",
     "postincidentreview",
     "referencecounter",
+    "attachment",
 )
 
 PERMISSIONS = {
@@ -23,7 +24,9 @@ PERMISSIONS = {
     ]
     + ["incidents.view_historical*"]
     # Taking someone off a team (the API's one DELETE): recorded, not evidence erased.
-    + ["incidents.delete_teammember"],
+    + ["incidents.delete_teammember"]
+    # Downloads of evidence files are recorded by the service, never written by hand.
+    + ["incidents.view_attachmentdownload"],
     "Compliance": [
         "incidents.view_*",
         "incidents.see_all_confidential",
@@ -45,5 +48,7 @@ PERMISSIONS = {
         "incidents.add_escalation",
         "incidents.view_timelineentry",
         "incidents.add_timelineentry",
+        # The evidence sent with a report helps to triage it; attaching is the team's.
+        "incidents.view_attachment",
     ],
 }

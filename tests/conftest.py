@@ -19,6 +19,20 @@ def _fast_passwords(settings):
 
 
 @pytest.fixture(autouse=True)
+def _attachments_in_tmp(settings, tmp_path_factory):
+    """Evidence files go to a folder of this test (the database's rows of one test are rolled
+    back; its files would otherwise stay for the next), never the project's `attachments/`."""
+    root = tmp_path_factory.mktemp("attachments")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "attachments": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(root), "base_url": None},
+        },
+    }
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     """API throttles count in the cache; each test starts with none used."""
     cache.clear()
@@ -30,6 +44,7 @@ GUARD_MIGRATIONS = (
     "plans.migrations.0002_immutability_triggers",
     "plans.migrations.0004_replace_and_truncate_guards",
     "plans.migrations.0007_review_and_stamp_guards",
+    "incidents.migrations.0011_attachments",
 )
 
 

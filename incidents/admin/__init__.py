@@ -4,10 +4,12 @@
   actions, the dashboard);
 - `records`: the records around an incident (categories, targets, rules, templates,
   escalations, timeline, actions, reviews);
+- `attachments`: evidence files (inlines on the incident page, downloads recorded first,
+  supersession);
 - `communications`: writing, previewing and sending stakeholder communications;
 - `common`: what they share (visibility by incident, target colours, filters).
 """
 
-from . import communications, incident, records
+from . import attachments, communications, incident, records
 
-__all__ = ["communications", "incident", "records"]
+__all__ = ["attachments", "communications", "incident", "records"]

@@ -35,6 +35,7 @@ from ..models import (
     TeamMember,
     TimelineEntry,
 )
+from .attachments import ATTACHMENT_INLINES
 from .common import (
     UNCLASSIFIED_LABEL,
     CategoryFilter,
@@ -242,7 +243,13 @@ class IncidentAdmin(EvidenceBundleAdmin, IncidentWorkspace, ServiceAdmin):
     search_fields = ("reference", "title", "affected_service")
     autocomplete_fields = ("category", "incident_manager")
     ordering = ("-reported_at", "-id")
-    inlines = (TeamMemberInline, ActionInline, EscalationInline, TimelineInline)
+    inlines = (
+        TeamMemberInline,
+        ActionInline,
+        EscalationInline,
+        TimelineInline,
+        *ATTACHMENT_INLINES,
+    )
     actions = ("transition_selected", "escalate_selected")
     readonly_fields = (
         "reference",
@@ -415,7 +422,7 @@ class IncidentAdmin(EvidenceBundleAdmin, IncidentWorkspace, ServiceAdmin):
 
     # The incident's history page tells the whole story: its own changes and those of its
     # team, actions, escalations, communications and review (core.admin_history).
-    history_children = ("team", "actions", "escalations", "communications", "review")
+    history_children = ("team", "actions", "escalations", "communications", "review", "attachments")
 
     def history_mask(self, request, obj):
         # The API's rule too: anonymous reporters stay hidden in the history.

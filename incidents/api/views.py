@@ -2,10 +2,11 @@
 
 from functools import partial
 
+from django.conf import settings
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -24,11 +25,12 @@ from core.api import (
 )
 from core.fields import IsoDateTimeFilter
 from core.pagination import CountedPagination
-from core.parsing import parse_id
+from core.parsing import MultiPartParser, parse_id, parse_int
 from incidents import bundle, queries, services
 from incidents.models import Action, Category, Escalation, Incident, PostIncidentReview, TeamMember
 
 from . import serializers, workspace
+from .attachments import AttachmentSerializer, AttachmentUploadSerializer
 
 
 class IncidentFilter(filters.FilterSet):
@@ -50,6 +52,20 @@ class IncidentFilter(filters.FilterSet):
     def filter_breached(self, queryset, name, value):
         breached = queries.breached_filter()
         return queryset.filter(breached) if value else queryset.exclude(breached)
+
+
+# A multipart body may carry this much besides the file (its headers and the other fields).
+UPLOAD_OVERHEAD_BYTES = 64 * 1024
+
+
+def refuse_oversized_upload(request):
+    """413 before a body larger than any accepted file is read (and spooled to disk)."""
+    length = parse_int(request.META.get("CONTENT_LENGTH"), minimum=0, maximum=2**63 - 1)
+    if length is not None and length > settings.ATTACHMENT_MAX_BYTES + UPLOAD_OVERHEAD_BYTES:
+        raise services.FileTooLarge(
+            f"The file is larger than {settings.ATTACHMENT_MAX_BYTES:,} bytes, the most accepted.",
+            field="file",
+        )
 
 
 class HasPerm(permissions.BasePermission):
@@ -110,6 +126,7 @@ class IncidentViewSet(EvidenceMixin, ServiceViewSet):
         "team": {"POST": "incidents.add_teammember"},
         "team_member": {"DELETE": "incidents.delete_teammember"},
         "communications": {"POST": "incidents.add_communication"},
+        "attachments": {"GET": "incidents.view_attachment", "POST": "incidents.add_attachment"},
     }
     # DELETE exists on one route only, `…/team/{member_id}/` (leaving a team), and PUT on
     # `…/review/` only; every other route answers 405 to them (the router maps neither there:
@@ -339,6 +356,43 @@ class IncidentViewSet(EvidenceMixin, ServiceViewSet):
         before one is written. A plan change it asks for goes to the plan's owner."""
         review = services.review_complete(incident=self.get_object(), actor=request.user)
         return self._review_read(review)
+
+    @extend_schema(methods=["GET"], responses=AttachmentSerializer(many=True), filters=False)
+    @extend_schema(
+        methods=["POST"],
+        request={"multipart/form-data": AttachmentUploadSerializer},
+        responses={
+            201: AttachmentSerializer,
+            413: OpenApiResponse(description="Larger than ATTACHMENT_MAX_BYTES."),
+            415: OpenApiResponse(description="Not multipart/form-data."),
+        },
+    )
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        filter_backends=[],
+        parser_classes=[MultiPartParser],
+    )
+    def attachments(self, request, pk=None):
+        """Evidence files: GET them (newest first, each with its downloads); POST one
+        (multipart `file`): 201 with its SHA-256 and size, 400 for no, an empty or a refused
+        file (its kind by extension and content: ATTACHMENT_ALLOWED_TYPES), 413 over
+        ATTACHMENT_MAX_BYTES."""
+        if request.method == "POST":
+            refuse_oversized_upload(request)
+        incident = self.get_object()
+        if request.method == "GET":
+            rows = queries.attachment_rows(incident.attachments.order_by("-uploaded_at", "-id"))
+            page = self.paginate_queryset(rows)
+            return self.get_paginated_response(AttachmentSerializer(page, many=True).data)
+        serializer = AttachmentUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        attachment = services.attachment_add(
+            incident=incident, actor=request.user, upload=data.pop("file"), **data
+        )
+        row = queries.attachment_rows(incident.attachments.all()).get(pk=attachment.pk)
+        return Response(AttachmentSerializer(row).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         methods=["GET"], responses=workspace.CommunicationSerializer(many=True), filters=False

@@ -1,5 +1,6 @@
-"""Tables of the incidents app: incidents, their response team, escalations, timeline, communications, actions, reviews."""
+"""Tables of the incidents app: incidents, their response team, escalations, timeline, communications, actions, reviews, evidence files."""
 
+from .attachments import Attachment, AttachmentDownload
 from .communications import PLACEHOLDERS, Communication, MessageTemplate, template_placeholders
 from .incident import (
     OPEN_STATUSES,
@@ -33,6 +34,8 @@ __all__ = [
     "PRIORITY_MATRIX",
     "UNCLASSIFIED_STATUSES",
     "Action",
+    "Attachment",
+    "AttachmentDownload",
     "Category",
     "Communication",
     "Escalation",

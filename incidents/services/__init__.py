@@ -4,6 +4,15 @@ One module per part of the work (written on core.services: require, lock, audite
 model_update); callers import them all from `incidents.services`.
 """
 
+from .attachments import (
+    FileTooLarge,
+    MissingFile,
+    attachment_add,
+    attachment_download,
+    attachment_open,
+    attachment_supersede,
+    inspect_upload,
+)
 from .common import incident_url, require_on
 from .communications import (
     RenderedCommunication,
@@ -63,6 +72,13 @@ from .reviews import (
 
 __all__ = [
     "readiness_record",
+    "FileTooLarge",
+    "MissingFile",
+    "attachment_add",
+    "attachment_download",
+    "attachment_open",
+    "attachment_supersede",
+    "inspect_upload",
     "CATEGORY_FIELDS",
     "CONFIGURATION_SERVICES",
     "ESCALATION_RULE_FIELDS",
