@@ -28,10 +28,13 @@ from ..models import (
     TeamMember,
     TimelineEntry,
 )
+from . import dashboard
 from .common import (
     UNCLASSIFIED_LABEL,
     CategoryFilter,
     OpenFilter,
+    PlanVersionFilter,
+    ReopenedFilter,
     TargetStateFilter,
     for_each,
     state_html,
@@ -50,14 +53,6 @@ PHASE_FIELDS = (
     "reopened_count",
     "review_link",
 )
-
-
-def with_bar_widths(rows):
-    """The dashboard's bars: each row's width in per cent of the largest count."""
-    peak = max([row["count"] for row in rows] + [1])
-    for row in rows:
-        row["width"] = round(100 * row["count"] / peak)
-    return rows
 
 
 class TeamMemberInline(PeopleByName, admin.TabularInline):
@@ -203,6 +198,9 @@ class IncidentAdmin(ServiceAdmin):
         "is_late",
         "confidential",
         ("incident_manager", PersonFilter),
+        ("reported_at", admin.DateFieldListFilter),
+        ReopenedFilter,
+        PlanVersionFilter,
     )
     list_select_related = ("category", "incident_manager")
     manager = person_column("incident_manager", "manager")
@@ -541,17 +539,12 @@ class IncidentAdmin(ServiceAdmin):
     def dashboard_view(self, request):
         if not self.has_view_permission(request):
             return redirect("admin:index")
-        metrics = queries.incident_metrics(request.user)
-        with_bar_widths(metrics["by_month"])
-        with_bar_widths(metrics["by_category"])
-        priorities = with_bar_widths(
-            [{"priority": p, "count": n} for p, n in metrics["by_priority"].items()]
-        )
-        context = {
+        context = dashboard.dashboard_context(request)
+        if request.GET.get("export") == "csv" and context["m"] is not None:
+            return dashboard.dashboard_csv(context)
+        context |= {
             **self.admin_site.each_context(request),
             "title": "Incident dashboard",
             "opts": self.model._meta,
-            "m": metrics,
-            "priorities": priorities,
         }
         return TemplateResponse(request, "admin/incidents/incident/dashboard.html", context)
