@@ -536,6 +536,18 @@ class IncidentAdmin(ServiceAdmin):
             ),
         ] + urls
 
+    def index_pages(self, request):
+        """The dashboard, listed on the admin index and in the navigation beside Incidents."""
+        if not self.has_view_permission(request):
+            return []
+        return [
+            (
+                "Incident dashboard",
+                "IncidentDashboard",
+                reverse("admin:incidents_incident_dashboard"),
+            )
+        ]
+
     def dashboard_view(self, request):
         if not self.has_view_permission(request):
             return redirect("admin:index")

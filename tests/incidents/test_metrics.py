@@ -388,3 +388,12 @@ def test_the_api_answers_the_breakdowns_in_its_schema(dataset, api, coordinator)
     component = schema["components"]["schemas"]["Metrics"]
     assert "breakdowns" in component["properties"]
     assert "by_plan_version" in schema["components"]["schemas"]["Breakdowns"]["properties"]
+
+
+def test_the_admin_index_links_the_dashboard_for_those_who_may_read_it(client, coordinator):
+    client.force_login(coordinator)
+    index = client.get(reverse("admin:index")).content.decode()
+    assert f'<a href="{DASHBOARD}">Incident dashboard</a>' in index
+    approver = factories.approver(username="only-plans")
+    client.force_login(approver)
+    assert "Incident dashboard" not in client.get(reverse("admin:index")).content.decode()
