@@ -13,14 +13,14 @@ from itertools import count
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-WIDTH = 720
-LABEL_WIDTH = 180
-VALUE_WIDTH = 90
+WIDTH = 520
+LABEL_WIDTH = 130
+VALUE_WIDTH = 60
 BAR = 14
 BAR_GAP = 2
 GROUP_GAP = 10
 LEGEND = 24
-LABEL_CHARS = 26
+LABEL_CHARS = 18
 
 _ids = count(1)
 
@@ -46,11 +46,11 @@ def bar_chart(*, title, rows, series, words=str):
     area = WIDTH - LABEL_WIDTH - VALUE_WIDTH
     parts = []
     for index, name in enumerate(series if legend else ()):
-        x = LABEL_WIDTH + index * 150
+        x = LABEL_WIDTH + index * 110
         parts.append(
             format_html(
                 '<rect class="chart-s{}" x="{}" y="6" width="12" height="12" rx="2"></rect>'
-                '<text x="{}" y="16" font-size="12">{}</text>',
+                '<text x="{}" y="16" font-size="13">{}</text>',
                 index,
                 x,
                 x + 18,
@@ -66,7 +66,7 @@ def bar_chart(*, title, rows, series, words=str):
         middle = round(top + (len(series) * (BAR + BAR_GAP)) / 2 + 4)
         parts.append(
             format_html(
-                '<text x="{}" y="{}" font-size="12" text-anchor="end"><title>{}</title>{}</text>',
+                '<text x="{}" y="{}" font-size="13" text-anchor="end"><title>{}</title>{}</text>',
                 LABEL_WIDTH - 8,
                 middle,
                 label,
@@ -93,7 +93,7 @@ def bar_chart(*, title, rows, series, words=str):
                 )
             parts.append(
                 format_html(
-                    '<text x="{}" y="{}" font-size="11">{}</text>',
+                    '<text x="{}" y="{}" font-size="12">{}</text>',
                     LABEL_WIDTH + width + 4,
                     y + BAR - 3,
                     text,
