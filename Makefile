@@ -12,7 +12,22 @@ STAMP := $(VENV)/.installed
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(PY)
+# WeasyPrint (the evidence bundles' PDFs) needs Pango and HarfBuzz from the system; on
+# Debian or Ubuntu they are installed here when missing (as root, or with sudo).
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+
+.PHONY: system-packages
+system-packages:
+	@if ! ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0'; then \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
+	  else \
+	    echo "Install Pango (libpango, libpangoft2) for WeasyPrint: https://doc.courtbouillon.org/weasyprint/stable/first_steps.html"; exit 1; \
+	  fi; \
+	fi
+
+$(STAMP): pyproject.toml | $(PY) system-packages
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet ".[dev]"
 	touch $(STAMP)

@@ -1,5 +1,6 @@
 """Django settings, all read from the environment with safe development defaults."""
 
+import json
 import os
 from pathlib import Path
 
@@ -55,6 +56,10 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "axes",
+    # Second factor for the admin roles (core/second_factor.py): TOTP apps and recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     # Ours. Order matters for the demo loader: plans before the apps that name plans.
     "core",
     "plans",
@@ -74,6 +79,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): the session passed a second factor (django-otp).
+    "django_otp.middleware.OTPMiddleware",
+    # Admin and session API wait for the second factor of the roles that need one.
+    "core.middleware.SecondFactorMiddleware",
     # Pages and forms in the signed-in person's time zone (core/timezones.py).
     "core.timezones.TimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -97,6 +106,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "core.site.site_context",
+                "directory.oidc.sign_in_context",
             ],
         },
     },
@@ -167,6 +177,66 @@ TRUSTED_PROXY_COUNT = int(env("TRUSTED_PROXY_COUNT", env("AXES_PROXY_COUNT", "0"
 AXES_CLIENT_IP_CALLABLE = "core.http.client_ip"
 # The username an attempt is recorded under, never longer than its column (core/auth.py).
 AXES_USERNAME_CALLABLE = "core.auth.lockout_username"
+
+# Sign-in through the organisation's OpenID provider (directory/oidc.py, README "Sign-in
+# through an OpenID provider"): on only when a client id and the provider (OIDC_ISSUER, or
+# its endpoint URLs) are set. Unset, the sign-in pages are as they always were: local passwords.
+OIDC_ISSUER = env("OIDC_ISSUER", "")
+OIDC_RP_CLIENT_ID = env("OIDC_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = env("OIDC_CLIENT_SECRET", "")
+OIDC_RP_SCOPES = env("OIDC_SCOPES", "openid email profile")
+# Endpoints: read from the issuer's discovery document unless given here ("none": not used;
+# OIDC_USERINFO_ENDPOINT=none reads the claims from the ID token alone).
+OIDC_OP_AUTHORIZATION_ENDPOINT = env("OIDC_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = env("OIDC_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = env("OIDC_USERINFO_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = env("OIDC_JWKS_URI", "")
+OIDC_OP_END_SESSION_ENDPOINT = env("OIDC_END_SESSION_ENDPOINT", "")
+OIDC_RP_SIGN_ALGO = env("OIDC_SIGN_ALGO", "RS256")
+# How the client secret reaches the token endpoint: HTTP Basic (the OAuth default) or the body.
+OIDC_TOKEN_AUTH_METHOD = env("OIDC_TOKEN_AUTH_METHOD", "client_secret_basic")
+if OIDC_TOKEN_AUTH_METHOD not in ("client_secret_basic", "client_secret_post"):
+    raise ImproperlyConfigured(
+        "OIDC_TOKEN_AUTH_METHOD is client_secret_basic or client_secret_post."
+    )
+OIDC_TOKEN_USE_BASIC_AUTH = OIDC_TOKEN_AUTH_METHOD == "client_secret_basic"
+OIDC_PROVIDER_NAME = env("OIDC_PROVIDER_NAME", "your organisation's sign-in")
+# The claim holding the person's directory groups (a list of names or ids), and how those map
+# to our groups: {"directory group name or id": "Our group" or ["Our group", ...]}. Groups
+# SCIM may fill (Staff, plan audiences, course groups) also match by the same name.
+OIDC_GROUPS_CLAIM = env("OIDC_GROUPS_CLAIM", "groups")
+try:
+    OIDC_GROUP_MAP = {
+        str(source): [targets] if isinstance(targets, str) else [str(name) for name in targets]
+        for source, targets in json.loads(env("OIDC_GROUP_MAP", "") or "{}").items()
+    }
+except (ValueError, AttributeError, TypeError) as exc:
+    raise ImproperlyConfigured(
+        'OIDC_GROUP_MAP must be a JSON object: {"directory group": "Our group", ...}.'
+    ) from exc
+# Providers that never send `email_verified` (Microsoft Entra ID) but own the address.
+OIDC_TRUST_EMAIL = env_bool("OIDC_TRUST_EMAIL", False)
+# Whether a first sign-in may link an account with an administrative role by its email.
+OIDC_LINK_PRIVILEGED = env_bool("OIDC_LINK_PRIVILEGED", False)
+OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID and (OIDC_ISSUER or OIDC_OP_AUTHORIZATION_ENDPOINT))
+# mozilla-django-oidc's own settings: PKCE and a nonce on every request, the ID token kept in
+# the session for the provider's sign-out, and no wait longer than OIDC_TIMEOUT seconds.
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_STORE_ID_TOKEN = True
+OIDC_TIMEOUT = float(env("OIDC_TIMEOUT", "10"))
+OIDC_CREATE_USER = True
+if OIDC_ENABLED:
+    AUTHENTICATION_BACKENDS.append("directory.oidc.OidcBackend")
+# Second factor (README, "Second factor"): members of Coordinators, Plan approvers,
+# Compliance and Incident intake (and superusers) pass a TOTP code or a recovery code, or an
+# OIDC sign-in whose `amr` names a second factor, before any admin page or session API call.
+# On in production (DEBUG off), off in development and tests unless set.
+ADMIN_REQUIRE_2FA = env_bool("ADMIN_REQUIRE_2FA", not DEBUG)
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "Incident response")
+# Wrong codes: django-otp's throttling doubles the wait after each failure (1 s, 2 s, 4 s, …).
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

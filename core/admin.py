@@ -20,6 +20,8 @@ from django.utils.html import format_html
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.utils import get_history_model_for_model
 
@@ -29,6 +31,7 @@ from core.errors import DomainError
 from core.evidence import history_entries_by
 from core.parsing import parse_id
 from core.people import PERSON_SEARCH_FIELDS, people_visible_to, person_label
+from core.second_factor import has_second_factor
 
 # Reading any record's history (the admin's history pages and the API's /history/).
 HISTORY_PERMISSION = "core.view_history"
@@ -397,6 +400,19 @@ class AuditedUserAdmin(UserAdmin, AuditedAdmin):
     # each result as `autocomplete_label` (CaseAdminSite's autocomplete view).
     search_fields = PERSON_SEARCH_FIELDS
     ordering = ("last_name", "first_name", "username")
+    fieldsets = (*UserAdmin.fieldsets, ("Second factor", {"fields": ("second_factor",)}))
+    readonly_fields = ("second_factor",)
+
+    @admin.display(description="Authenticator app")
+    def second_factor(self, user):
+        """Whether the person has one, and the reset page (which asks for
+        `core.reset_second_factor` and a reason)."""
+        if user.pk is None:
+            return "–"
+        if not has_second_factor(user):
+            return "Not set up"
+        url = reverse("second-factor-admin-reset", args=[user.pk])
+        return format_html('Set up · <a href="{}">Reset…</a>', url)
 
     @staticmethod
     def autocomplete_label(user):
@@ -424,3 +440,65 @@ class AuditedUserAdmin(UserAdmin, AuditedAdmin):
             if user.pk in named
         ]
         return [], {}, set(), protected
+
+
+class EvidenceBundleAdmin:
+    """The record's evidence bundle (core.bundles) from the admin: a page
+    `…/<id>/evidence/` that downloads it, and a list action for one selected record.
+
+    The record is found through the admin's own `get_queryset` (so what the reader may not
+    see there, they may not export), and the bundle needs what the history needs
+    (`core.view_history`). The model admin says what goes in: `evidence_bundle(request, obj)`."""
+
+    evidence_permission = "core.view_history"
+
+    def evidence_bundle(self, request, obj):
+        raise NotImplementedError
+
+    def may_export_evidence(self, request):
+        return request.user.has_perm(self.evidence_permission)
+
+    def get_urls(self):
+        from django.urls import path
+
+        opts = self.model._meta
+        return [
+            path(
+                "<path:object_id>/evidence/",
+                self.admin_site.admin_view(self.evidence_view),
+                name=f"{opts.app_label}_{opts.model_name}_evidence",
+            )
+        ] + super().get_urls()
+
+    def evidence_view(self, request, object_id):
+        from core import bundles
+
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None or not self.has_view_permission(request, obj):
+            raise Http404
+        if not self.may_export_evidence(request):
+            raise PermissionDenied
+        return bundles.response(self.evidence_bundle(request, obj))
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if self.may_export_evidence(request):
+            actions["download_evidence"] = self.get_action("download_evidence")
+        return actions
+
+    @admin.action(description="Download the evidence bundle (one record)")
+    def download_evidence(self, request, queryset):
+        chosen = list(queryset.values_list("pk", flat=True)[:2])
+        if len(chosen) != 1:
+            self.message_user(
+                request, "Choose exactly one record to download its evidence bundle.",
+                messages.WARNING,
+            )
+            return None
+        return self.evidence_view(request, str(chosen[0]))
+# django-otp's own device admins would add and change devices outside our services (and so
+# outside the reasons the history needs): devices are made by enrolment and removed by reset
+# (core/second_factor.py); their history is in the audit log.
+for _otp_model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_otp_model):
+        admin.site.unregister(_otp_model)

@@ -6,13 +6,15 @@ import json
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from simple_history.models import HistoricalRecords
 
-from core import audit, history_diff
+from core import audit, bundles, history_diff
 from core.audit_api import CSVNegotiation, wants_csv
 from core.errors import StaleEdit
 from core.exports import csv_response
@@ -148,6 +150,44 @@ class HistoryMixin:
             )
         entries = history_entries(page or [], previous, mask=self.history_mask(instance))
         return paginator.get_paginated_response(entries)
+
+
+class ZipNegotiation(DefaultContentNegotiation):
+    """Lets `Accept: application/zip` reach the evidence action, which streams the zip itself;
+    what DRF renders on such a request (a 403, 404) is JSON."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        if "application/zip" in request.headers.get("Accept", ""):
+            return renderers[0], renderers[0].media_type
+        return super().select_renderer(request, renderers, format_suffix)
+
+
+class EvidenceMixin:
+    """Adds `…/{id}/evidence/` to a viewset: the record's evidence bundle (core.bundles), a
+    zip streamed in constant memory. It holds the record's history, so it needs what the
+    history needs (`history_permission`), and visibility follows `get_object()`. The viewset
+    says what goes in: `evidence_bundle(instance)`."""
+
+    history_permission = "core.view_history"
+
+    def evidence_bundle(self, instance):
+        raise NotImplementedError
+
+    @extend_schema(
+        responses={(200, "application/zip"): OpenApiTypes.BINARY}, filters=False, parameters=[]
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="evidence",
+        filter_backends=[],
+        permission_classes=[permissions.IsAuthenticated, HistoryPermission],
+        content_negotiation_class=ZipNegotiation,
+    )
+    def evidence(self, request, *args, **kwargs):
+        """The evidence bundle: a zip with manifest.json (SHA-256 of every file), a PDF, the
+        history and verify.py (docs/evidence.md, "Evidence bundles")."""
+        return bundles.response(self.evidence_bundle(self.get_object()))
 
 
 def stored_row(instance):

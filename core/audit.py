@@ -129,6 +129,19 @@ def sources(user, filters):
     return [Source(n, model, rules.get(model), filters) for n, model in enumerate(models)]
 
 
+def scoped_sources(user, scopes):
+    """Sources over chosen rows (an evidence bundle's): `scopes` is [(model, {lookup: value})].
+
+    The reader's rules (history_visibility) still apply on top of the scope."""
+    rules = history_rules(user)
+    parts = []
+    for index, (model, lookups) in enumerate(scopes):
+        source = Source(index, model, rules.get(model), AuditFilters())
+        source.rows = source.rows.filter(**lookups)
+        parts.append(source)
+    return parts
+
+
 def page_keys(parts, after, limit):
     """The next `limit` keys over every source, newest first: one query."""
     queries = [source.keys(after, limit) for source in parts]
@@ -136,8 +149,23 @@ def page_keys(parts, after, limit):
     return list(union.order_by("-history_date", "-audit_source", "-history_id")[:limit])
 
 
+def _label_joins(model):
+    """The foreign keys a record's label may read, two levels deep (an acknowledgement's label
+    names its version, whose label names its plan): joined, so labels cost one query."""
+    joins = []
+    for field in model._meta.concrete_fields:
+        if field.many_to_one:
+            joins.append(field.name)
+            joins.extend(
+                f"{field.name}__{inner.name}"
+                for inner in field.related_model._meta.concrete_fields
+                if inner.many_to_one and inner.related_model is not model
+            )
+    return joins
+
+
 def _labels(source, object_ids):
-    joined = [f.name for f in source.model._meta.concrete_fields if f.many_to_one]
+    joined = _label_joins(source.model)
     live = source.model._base_manager.filter(pk__in=object_ids).select_related(*joined)
     names = {row.pk: str(row) for row in live}
     kind = source.model._meta.verbose_name

@@ -8,11 +8,15 @@
   `Retry-After`), never a 500.
 """
 
-from django.http import HttpResponse, JsonResponse
+from django.conf import settings
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.http import HttpResponse, JsonResponse, QueryDict
 from django.http.multipartparser import MultiPartParserError
+from django.shortcuts import redirect
 
 from core.database import is_database_busy
 from core.parsing import NUL_MESSAGE, form_has_nul
+from core.second_factor import requires_second_factor, session_verified
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 BUSY_RETRY_AFTER_SECONDS = 2
@@ -93,3 +97,43 @@ class DatabaseBusyMiddleware:
         response = refusal(request, 503, BUSY_MESSAGE, "database_busy")
         response["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
         return response
+
+
+SECOND_FACTOR_MESSAGE = "Pass your second factor in the admin first (/accounts/second-factor/)."
+# The admin's own sign-in and sign-out stay open: the password comes before the code.
+SECOND_FACTOR_OPEN = ("/admin/login/", "/admin/logout/")
+
+
+class SecondFactorMiddleware:
+    """Every admin URL and every session-authenticated API call waits for the second factor.
+
+    One guard for all doors, so admin views that libraries add, history pages, autocomplete,
+    popups and the browsable API are covered without a check in each view. Only the session's
+    user is looked at: a token or SCIM call is not signed in here (DRF authenticates it
+    later), so it passes. Who needs a second factor and what verifies a session are
+    `core.second_factor`'s to say.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        path = request.path_info
+        guarded = path.startswith("/admin/") or is_api(request)
+        if (
+            settings.ADMIN_REQUIRE_2FA
+            and guarded
+            and not path.startswith(SECOND_FACTOR_OPEN)
+            and request.user.is_authenticated
+            and not session_verified(request)
+            and requires_second_factor(request.user)
+        ):
+            if is_api(request):
+                return JsonResponse(
+                    {"detail": SECOND_FACTOR_MESSAGE, "code": "second_factor_required"},
+                    status=403,
+                )
+            query = QueryDict(mutable=True)
+            query[REDIRECT_FIELD_NAME] = request.get_full_path()
+            return redirect(f"/accounts/second-factor/?{query.urlencode()}")
+        return self.get_response(request)

@@ -6,6 +6,8 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from simple_history import register
 
 from core.history import AuditedHistoricalRecords
@@ -24,6 +26,8 @@ class Audit(models.Model):
             # Held by Compliance: the admin offers no add, change or delete to its holders,
             # whatever other role they have (see core.roles.reads_only).
             ("read_only_everywhere", "Reads everything and changes nothing in the admin"),
+            # Reset someone else's second factor (with a reason; core/second_factor.py).
+            ("reset_second_factor", "Can reset another person's second factor"),
         ]
 
     def __str__(self):
@@ -57,6 +61,11 @@ register(
     m2m_fields=["groups"],
     excluded_fields=["password", "last_login"],
 )
+
+# The second factor's devices (django-otp): enrolment, confirmation, each code used or
+# wrong, and reset are history rows with the actor (core/second_factor.py).
+for _otp_model in (TOTPDevice, StaticDevice, StaticToken):
+    register(_otp_model, app="core", records_class=AuditedHistoricalRecords)
 
 
 class OutgoingEmail(models.Model):

@@ -1,9 +1,10 @@
-"""SCIM tokens and provisioning links in the admin: shown, written only by the command and SCIM."""
+"""SCIM tokens, provisioning links and OpenID identities in the admin: shown, written only by
+the commands, SCIM and sign-ins through the provider."""
 
 from django.contrib import admin
 
 from core.admin import ReadOnlyAdmin
-from directory.models import ProvisionedGroup, ProvisionedUser, ScimToken
+from directory.models import OidcIdentity, ProvisionedGroup, ProvisionedUser, ScimToken
 
 
 @admin.register(ScimToken)
@@ -26,3 +27,11 @@ class ProvisionedGroupAdmin(ReadOnlyAdmin):
     list_display = ("group", "external_id", "created_at", "deprovisioned_at")
     list_select_related = ("group",)
     search_fields = ("group__name", "external_id")
+
+
+@admin.register(OidcIdentity)
+class OidcIdentityAdmin(ReadOnlyAdmin):
+    list_display = ("user", "issuer", "subject", "first_seen_at", "last_seen_at")
+    list_select_related = ("user",)
+    search_fields = ("user__username", "user__first_name", "user__last_name", "subject")
+    raw_id_fields = ("user",)

@@ -74,3 +74,36 @@ class ProvisionedGroup(models.Model):
 
     def __str__(self):
         return f"{self.group} ({self.external_id or 'no externalId'})"
+
+
+class OidcIdentity(models.Model):
+    """A person's identity at an OpenID provider: the issuer and the subject (`sub`) it gives
+    them. Sign-ins match people by this pair, never by email or username, so a person the
+    provider renames or gives a new email stays the same person here.
+
+    `last_seen_at` moves at every sign-in and is outside the history (like Django's
+    `last_login`); the link itself, who made it and why, is in the history.
+    """
+
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="oidc_identities"
+    )
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    history = AuditedHistoricalRecords(excluded_fields=["last_seen_at"])
+
+    class Meta:
+        verbose_name = "OpenID identity"
+        verbose_name_plural = "OpenID identities"
+        ordering = ("issuer", "subject")
+        constraints = [
+            models.UniqueConstraint(fields=("issuer", "subject"), name="oidc_identity_unique"),
+            # One identity per person at each provider: a second would be a second person.
+            models.UniqueConstraint(fields=("issuer", "user"), name="oidc_identity_one_per_user"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} at {self.issuer}"

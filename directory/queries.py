@@ -9,7 +9,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q
 
 from core.roles import STAFF
 from directory.models import ScimToken
-from directory.services import SERVICE_USER_PREFIX, hash_token
+from directory.services import OIDC_SERVICE_USER_PREFIX, SERVICE_USER_PREFIX, hash_token
 
 User = get_user_model()
 
@@ -52,9 +52,11 @@ def is_privileged(user):
 
 
 def provisioned_users():
-    """People SCIM sees: everyone but the service and system users and those it deleted."""
+    """People SCIM sees: everyone but the service users (SCIM tokens', OpenID providers'), the
+    system user and those it deleted."""
     return (
         User.objects.exclude(username__startswith=SERVICE_USER_PREFIX)
+        .exclude(username__startswith=OIDC_SERVICE_USER_PREFIX)
         .exclude(username=settings.SYSTEM_USERNAME)
         .exclude(provisioned__deprovisioned_at__isnull=False)
         .select_related("provisioned")

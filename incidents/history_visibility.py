@@ -11,6 +11,7 @@ from .models import (
     Escalation,
     Incident,
     PostIncidentReview,
+    Readiness,
     TeamMember,
     TimelineEntry,
 )
@@ -23,6 +24,7 @@ INCIDENT_CHILDREN = (
     Communication,
     PostIncidentReview,
     TimelineEntry,
+    Readiness,
 )
 
 

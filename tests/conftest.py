@@ -119,3 +119,23 @@ def sqlite_only():
     """Use in tests of SQLite's own statements (REPLACE INTO, UPDATE OR REPLACE)."""
     if connection.vendor != "sqlite":
         pytest.skip("SQLite only: the default run (no DATABASE_URL) covers it")
+
+
+@pytest.fixture(scope="session")
+def oidc_provider():
+    """The loopback OpenID provider (tests/oidc_support.py), one for the test session."""
+    from tests.oidc_support import start_provider, stop_provider
+
+    provider = start_provider()
+    yield provider
+    stop_provider(provider)
+
+
+@pytest.fixture
+def oidc(oidc_provider, settings, db):
+    """OIDC configured against the loopback provider, its accounts as seeded."""
+    from tests.oidc_support import configure
+
+    oidc_provider.reset()
+    configure(settings, oidc_provider)
+    return oidc_provider

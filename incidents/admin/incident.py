@@ -12,12 +12,19 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 
-from core.admin import PeopleByName, PersonFilter, ReadOnlyInline, ServiceAdmin, person_column
+from core.admin import (
+    EvidenceBundleAdmin,
+    PeopleByName,
+    PersonFilter,
+    ReadOnlyInline,
+    ServiceAdmin,
+    person_column,
+)
 from core.history_diff import person_name
 from core.pagination import CountedPaginator
 from core.people import person_label
 
-from .. import queries, services
+from .. import bundle, queries, services
 from ..models import (
     Action,
     Escalation,
@@ -59,8 +66,21 @@ class TeamMemberInline(PeopleByName, admin.TabularInline):
     model = TeamMember
     extra = 0
     autocomplete_fields = ("user",)
-    fields = ("user", "role", "added_at")
-    readonly_fields = ("added_at",)
+    fields = ("user", "role", "added_at", "readiness")
+    readonly_fields = ("added_at", "readiness")
+
+    def get_queryset(self, request):
+        return queries.with_readiness(super().get_queryset(request))
+
+    @admin.display(description="readiness when joined")
+    def readiness(self, member):
+        if member.pk is None:
+            return "—"
+        return queries.readiness_words(
+            getattr(member, "readiness_state", None),
+            getattr(member, "readiness_acknowledged_at", None),
+            getattr(member, "readiness_missing", None),
+        )
 
 
 class ActionInline(PeopleByName, admin.TabularInline):
@@ -174,7 +194,7 @@ class EscalateForm(forms.Form):
 
 
 @admin.register(Incident)
-class IncidentAdmin(ServiceAdmin):
+class IncidentAdmin(EvidenceBundleAdmin, ServiceAdmin):
     form = IncidentForm
     create_service = services.incident_report
     update_service = services.incident_update
@@ -261,6 +281,9 @@ class IncidentAdmin(ServiceAdmin):
         ),
     )
     change_list_template = "admin/incidents/incident/change_list.html"
+
+    def evidence_bundle(self, request, obj):
+        return bundle.incident_bundle(obj, request.user)
 
     def get_queryset(self, request):
         # The admin is the response team's workspace: a coordinator who only reported a

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from core.api import (
     AuditedViewMixin,
     ETagMixin,
+    EvidenceMixin,
     HistoryMixin,
     ServiceViewSet,
     check_if_match,
@@ -26,7 +27,7 @@ from core.fields import IsoDateTimeFilter
 from core.pagination import CountedPagination
 from core.parsing import parse_id
 from core.timezones import zone_name_of
-from incidents import metrics, queries, services
+from incidents import bundle, metrics, queries, services
 from incidents.models import Action, Category, Escalation, Incident, PostIncidentReview, TeamMember
 
 from . import serializers, workspace
@@ -85,7 +86,7 @@ def nested_list(serializer_class):
     return decorate
 
 
-class IncidentViewSet(ServiceViewSet):
+class IncidentViewSet(EvidenceMixin, ServiceViewSet):
     """Incidents: report, read, edit descriptive fields, move through the lifecycle, escalate."""
 
     permission_classes = [permissions.IsAuthenticated, HasPerm]
@@ -181,6 +182,9 @@ class IncidentViewSet(ServiceViewSet):
             context["targets"] = queries.targets_by_priority()
         return context
 
+    def evidence_bundle(self, instance):
+        return bundle.incident_bundle(instance, self.request.user)
+
     # Anonymous reporters stay hidden in the history too (the admin's rule: queries.history_mask).
     def history_mask(self, instance):
         return queries.history_mask(self.request.user, instance)
@@ -267,7 +271,7 @@ class IncidentViewSet(ServiceViewSet):
         incident = self.get_object()
         return self.nested(
             request,
-            rows=incident.team.select_related("user").order_by("added_at", "id"),
+            rows=queries.with_readiness(incident.team.select_related("user")).order_by("added_at", "id"),
             serializer_class=workspace.TeamMemberRowSerializer,
             create=partial(services.team_member_add, incident=incident, actor=request.user),
         )

@@ -4,16 +4,54 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from rest_framework import serializers
 
+from incidents import queries
 from incidents.models import (
     Communication,
     Escalation,
     MessageTemplate,
     PostIncidentReview,
+    Readiness,
     TeamMember,
 )
 from incidents.services import REVIEW_FIELDS
 
 User = get_user_model()
+
+
+class ReadinessSerializer(serializers.ModelSerializer):
+    """A person's readiness as they took their part (models.Readiness)."""
+
+    words = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Readiness
+        fields = ("state", "acknowledged_at", "plan_version", "courses_missing", "words")
+        read_only_fields = fields
+
+    def get_words(self, row) -> str:
+        return queries.readiness_words(row.state, row.acknowledged_at, row.courses_missing)
+
+
+class ReadinessRowSerializer(ReadinessSerializer):
+    user = serializers.PrimaryKeyRelatedField(read_only=True)
+    full_name = serializers.CharField(source="user.get_full_name", read_only=True)
+
+    class Meta(ReadinessSerializer.Meta):
+        fields = (
+            "id",
+            "user",
+            "full_name",
+            "part",
+            "role",
+            "recorded_at",
+            "plan_version",
+            "acknowledged_at",
+            "courses_required",
+            "courses_missing",
+            "state",
+            "words",
+        )
+        read_only_fields = fields
 
 
 class TeamMemberRowSerializer(serializers.ModelSerializer):
@@ -26,12 +64,39 @@ class TeamMemberRowSerializer(serializers.ModelSerializer):
         choices=TeamMember.Role.choices, default=TeamMember.Role.RESPONDER
     )
 
+    readiness = serializers.SerializerMethodField(
+        help_text="Whether they were ready when they joined (their newest readiness record)."
+    )
+
     class Meta:
         model = TeamMember
-        fields = ("id", "user", "username", "full_name", "role", "added_at")
+        fields = ("id", "user", "username", "full_name", "role", "added_at", "readiness")
         read_only_fields = ("id", "username", "full_name", "added_at")
         # The one-member-per-person rule is the service's (it changes the role instead).
         validators = []
+
+    def get_readiness(self, member) -> ReadinessSerializer:
+        if hasattr(member, "readiness_state"):  # annotated by queries.with_readiness
+            if member.readiness_state is None:
+                return None
+            return {
+                "state": member.readiness_state,
+                "acknowledged_at": member.readiness_acknowledged_at,
+                "plan_version": member.readiness_plan_version,
+                "courses_missing": member.readiness_missing or [],
+                "words": queries.readiness_words(
+                    member.readiness_state,
+                    member.readiness_acknowledged_at,
+                    member.readiness_missing,
+                ),
+            }
+        row = (
+            Readiness.objects.filter(incident_id=member.incident_id, user_id=member.user_id)
+            .filter(part=Readiness.Part.TEAM_MEMBER)
+            .order_by("-recorded_at", "-id")
+            .first()
+        )
+        return None if row is None else ReadinessSerializer(row).data
 
 
 class TeamLeaveSerializer(serializers.Serializer):
@@ -43,6 +108,10 @@ class PostIncidentReviewSerializer(serializers.ModelSerializer):
 
     participants = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.filter(is_active=True), many=True, required=False
+    )
+    team_readiness = serializers.SerializerMethodField(
+        help_text="Whether each responder had signed the plan in force and was current on "
+        "its training when they took their part."
     )
 
     class Meta:
@@ -56,6 +125,7 @@ class PostIncidentReviewSerializer(serializers.ModelSerializer):
             "completed_at",
             "completed_by",
             "plan_change_request",
+            "team_readiness",
         )
         read_only_fields = (
             "id",
@@ -66,6 +136,11 @@ class PostIncidentReviewSerializer(serializers.ModelSerializer):
             "plan_change_request",
         )
         extra_kwargs = {name: {"required": False} for name in REVIEW_FIELDS}
+
+    def get_team_readiness(self, review) -> ReadinessRowSerializer(many=True):
+        """Each person's readiness as they took their part in the incident, newest first."""
+        rows = Readiness.objects.filter(incident_id=review.incident_id).select_related("user")
+        return ReadinessRowSerializer(rows.order_by("-recorded_at", "-id"), many=True).data
 
 
 class CommunicationSerializer(serializers.ModelSerializer):

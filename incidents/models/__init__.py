@@ -17,6 +17,7 @@ from .incident import (
     derive_priority,
     now,
 )
+from .readiness import Readiness
 from .response import (
     Action,
     Escalation,
@@ -42,6 +43,7 @@ __all__ = [
     "MessageTemplate",
     "PostIncidentReview",
     "Priority",
+    "Readiness",
     "ReferenceCounter",
     "ResponseTarget",
     "Status",

@@ -42,6 +42,7 @@ from .incident import (
     incident_update,
     intake_message,
 )
+from .readiness import readiness_record
 from .response import (
     ACTION_FIELDS,
     action_create,
@@ -60,6 +61,7 @@ from .reviews import (
 )
 
 __all__ = [
+    "readiness_record",
     "CATEGORY_FIELDS",
     "CONFIGURATION_SERVICES",
     "ESCALATION_RULE_FIELDS",

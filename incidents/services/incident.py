@@ -16,11 +16,13 @@ from ..models import (
     UNCLASSIFIED_STATUSES,
     Incident,
     PostIncidentReview,
+    Readiness,
     ReferenceCounter,
     Status,
     TimelineEntry,
 )
 from .common import incident_url, mail, person, require_on, timeline
+from .readiness import readiness_record
 from .reviews import withdraw_change_request_text
 
 User = get_user_model()
@@ -131,8 +133,19 @@ def incident_report(
     incident.reference = _next_reference(now.year)
     stamp(incident, actor=actor, reason="Reported")
     incident.save()
+    if incident_manager is not None:
+        _manager_readiness(incident, actor)
     _announce_report(incident, actor=actor)
     return incident
+
+
+def _manager_readiness(incident, actor):
+    readiness_record(
+        incident=incident,
+        user=incident.incident_manager,
+        part=Readiness.Part.INCIDENT_MANAGER,
+        actor=actor,
+    )
 
 
 def _announce_report(incident, *, actor):
@@ -197,6 +210,7 @@ def incident_update(*, incident, actor, reason="", **fields):
     incident = lock(incident)
     require_on(actor, CHANGE_INCIDENT, incident)
     before, was_confidential = incident.priority, incident.confidential
+    manager_before = incident.incident_manager_id
     if "category" in fields and fields["category"] != incident.category:
         if fields["category"] is None and incident.status not in UNCLASSIFIED_STATUSES:
             raise InvalidInput(
@@ -213,6 +227,8 @@ def incident_update(*, incident, actor, reason="", **fields):
     )
     if not changed:
         return incident
+    if incident.incident_manager_id not in (None, manager_before):
+        _manager_readiness(incident, actor)
     if incident.confidential and not was_confidential:
         withdraw_change_request_text(incident, actor=actor)
     if incident.priority != before:

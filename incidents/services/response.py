@@ -9,8 +9,9 @@ from core.history_diff import person_name
 from core.services import audited_save, lock, model_update
 from core.workflow import check_transition
 
-from ..models import Action, TeamMember, TimelineEntry
+from ..models import Action, Readiness, TeamMember, TimelineEntry
 from .common import require_on, timeline
+from .readiness import readiness_record
 
 # What an action's owner and the team may change (the admin's forms hand over these).
 ACTION_FIELDS = ("kind", "description", "owner", "due_date", "status")
@@ -25,12 +26,17 @@ def team_member_add(*, incident, actor, user, role=TeamMember.Role.RESPONDER):
     member, created = TeamMember.objects.get_or_create(
         incident=incident, user=user, defaults={"role": role}
     )
-    if not created and member.role != role:
+    changed = not created and member.role != role
+    if changed:
         member.role = role
         audited_save(member, actor=actor, reason="Role changed")
     elif created:
         stamp(member, actor=actor, reason="Added to the team")
         member.save()
+    if created or changed:
+        readiness_record(
+            incident=incident, user=user, part=Readiness.Part.TEAM_MEMBER, role=role, actor=actor
+        )
     text = f"{person_name(user)} joined as {member.get_role_display()}"
     timeline(incident, TimelineEntry.Kind.TEAM, text, actor=actor)
     return member

@@ -9,11 +9,11 @@ from django.urls import path
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from core.admin import ReadOnlyInline, ServiceAdmin, person_column, run_service
+from core.admin import EvidenceBundleAdmin, ReadOnlyInline, ServiceAdmin, person_column, run_service
 from core.parsing import parse_id
 from core.people import person_label
 
-from .. import queries, services
+from .. import bundle, queries, services
 from ..models import Plan, PlanVersion, Review, Section
 from .compliance import ComplianceViews
 from .plans import progress_text
@@ -58,7 +58,7 @@ class ReviewInline(ReadOnlyInline, admin.TabularInline):
 
 
 @admin.register(PlanVersion)
-class PlanVersionAdmin(ComplianceViews, ServiceAdmin):
+class PlanVersionAdmin(EvidenceBundleAdmin, ComplianceViews, ServiceAdmin):
     list_display = (
         "__str__",
         "plan",
@@ -180,6 +180,9 @@ class PlanVersionAdmin(ComplianceViews, ServiceAdmin):
                 and version.status in queries.VISIBLE_TO_EVERYONE
             )
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def evidence_bundle(self, request, obj):
+        return bundle.version_bundle(obj, request.user)
 
     def get_urls(self):
         view = self.admin_site.admin_view

@@ -11,11 +11,11 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 
-from core.api import ServiceViewSet, check_if_match, documented_writes, with_etag
+from core.api import EvidenceMixin, ServiceViewSet, check_if_match, documented_writes, with_etag
 from core.http import client_ip
 from core.parsing import parse_id
 
-from .. import queries, services
+from .. import bundle, queries, services
 from ..models import Acknowledgement, PlanChangeRequest, PlanVersion, Review, Section
 from . import serializers
 from .filters import AcknowledgementFilter, PlanFilter, VersionFilter
@@ -95,7 +95,7 @@ def _workflow_step(name, service, **options):
 
 
 @documented_writes(serializers.VersionSerializer, update=serializers.VersionWriteSerializer)
-class PlanVersionViewSet(ServiceViewSet):
+class PlanVersionViewSet(EvidenceMixin, ServiceViewSet):
     """Plan versions: read, edit a draft, the review workflow, acknowledgements, compliance, diffs."""
 
     serializer_class = serializers.VersionSerializer
@@ -186,6 +186,9 @@ class PlanVersionViewSet(ServiceViewSet):
             serializers.AcknowledgementSerializer(acknowledgement).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
+
+    def evidence_bundle(self, instance):
+        return bundle.version_bundle(instance, self.request.user)
 
     @extend_schema(responses=serializers.ComplianceSerializer, filters=False)
     @action(detail=True, methods=["get"], permission_classes=ACTION_PERMISSIONS, filter_backends=[])

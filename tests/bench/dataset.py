@@ -42,6 +42,7 @@ from incidents.models import (
     ResponseTarget,
     Status,
     TeamMember,
+    TimelineEntry,
 )
 from plans import services as plan_services
 from plans.models import Acknowledgement, PlanVersion
@@ -548,6 +549,27 @@ def _lifecycle(incident, now, rng, coordinator_ids):
     return steps
 
 
+def build_bundle_case(spec, data, author):
+    """The measured incident's long timeline: 10,000 entries (and history rows) at full scale,
+    what its evidence bundle must stream within MEMORY_TARGET_MB (issue 16). Bulk-written,
+    as the rest of the dataset: their history rows carry no chain link (the bench measures
+    the export, not the chain)."""
+    count = max(50, round(10_000 * spec.scale))
+    start = data.now - datetime.timedelta(days=30)
+    entries = [
+        TimelineEntry(
+            incident_id=data.incident_id,
+            kind=TimelineEntry.Kind.NOTE,
+            text=f"Note {n}: checked the mail gateway logs for the next batch of recipients.",
+            author=author,
+            created_at=start + datetime.timedelta(seconds=n),
+        )
+        for n in range(count)
+    ]
+    _bulk(entries, TimelineEntry, default_user=author, default_change_reason="Bench note")
+    data.counts["bundle_timeline"] = count
+
+
 def build(spec, *, now=None, log=print):
     """Build the whole dataset in the current database; returns the handles for the measures."""
     import time
@@ -575,6 +597,9 @@ def build(spec, *, now=None, log=print):
     with transaction.atomic():
         build_incidents(spec, data, rng, people, coordinators, latest)
     done(f"{data.counts['incidents']} incidents, {data.counts['incident_history']} history rows")
+    with transaction.atomic():
+        build_bundle_case(spec, data, coordinators[0])
+    done(f"{data.counts['bundle_timeline']} timeline entries on the measured incident")
     data.counts["people"] = len(people)
     if connection.vendor == "postgresql" and connection.get_autocommit():
         with connection.cursor() as cursor:

@@ -41,6 +41,8 @@ NAMES = (
     "ack_compliance",
     "training_compliance_page",
     "training_compliance_csv",
+    # an incident's evidence bundle (10,000 history rows at full scale), streamed
+    "incident_evidence_bundle",
     "incident_save_history",
     # a save whose history row is chained (core.chain) against one whose row is not
     "history_chain_write",
@@ -57,7 +59,12 @@ GROWTH_TARGET = 1.3
 MEMORY_TARGET_MB = 50
 # Reads whose output is every row (not a page): their work is proportional to the data by
 # definition, so their growth is judged per row of output (see README).
-PER_ROW = ("ack_compliance", "training_compliance_csv", "admin_incident_dashboard")
+PER_ROW = (
+    "ack_compliance",
+    "training_compliance_csv",
+    "incident_evidence_bundle",
+    "admin_incident_dashboard",
+)
 
 
 ROUNDS = 3  # measuring rounds, alternating between the scales
