@@ -160,6 +160,30 @@ class LabelledAutocompleteView(AutocompleteJsonView):
 class CaseAdminSite(AdminSite):
     index_template = "admin/core/index.html"  # links the audit log (core/admin_audit.py)
 
+    def _build_app_dict(self, request, label=None):
+        """Django's app list (index, app pages, the navigation sidebar), plus the pages a
+        ModelAdmin lists beside its model: `index_pages(request)` gives (name, object name,
+        url) for each, e.g. the incident dashboard; shown as view-only rows of the app."""
+        app_dict = super()._build_app_dict(request, label)
+        for app in app_dict.values():
+            pages = []
+            for row in app["models"]:
+                index_pages = getattr(self._registry.get(row["model"]), "index_pages", None)
+                for name, object_name, url in index_pages(request) if index_pages else ():
+                    pages.append(
+                        {
+                            "model": row["model"],
+                            "name": name,
+                            "object_name": object_name,
+                            "perms": {"add": False, "change": False, "delete": False, "view": True},
+                            "admin_url": url,
+                            "add_url": None,
+                            "view_only": True,
+                        }
+                    )
+            app["models"].extend(pages)
+        return app_dict
+
     def autocomplete_view(self, request):
         return LabelledAutocompleteView.as_view(admin_site=self)(request)
 

@@ -1,4 +1,4 @@
-"""Read side of incidents: who may see what, response-target states, escalation candidates, metrics."""
+"""Read side of incidents: who may see what, response-target states, escalation candidates (metrics: metrics.py)."""
 
 import datetime
 from dataclasses import dataclass
@@ -6,19 +6,14 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connections
 from django.db.models import (
-    Avg,
     BooleanField,
-    Count,
-    DurationField,
     Exists,
     ExpressionWrapper,
-    F,
     OuterRef,
     Q,
     Subquery,
     Value,
 )
-from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from core.history_diff import NO_MASK, Mask
@@ -470,130 +465,19 @@ def overdue_for_escalation(now=None):
     return pairs
 
 
-# -- metrics -------------------------------------------------------------------
+# The metrics (product.md §1) are their own read: incidents/metrics.py.
 
 
-def _mean_minutes(qs, field):
-    duration = ExpressionWrapper(F(field) - F("reported_at"), output_field=DurationField())
-    value = qs.filter(**{f"{field}__isnull": False}).aggregate(v=Avg(duration))["v"]
-    return None if value is None else round(value.total_seconds() / 60, 1)
+def past_due_actions(today=None):
+    """A Q matching actions still to do whose due date has passed (before `today`, the
+    reader's date by default): the metrics count them, the action list filters by it."""
+    today = today or timezone.localdate()
+    return Q(status__in=Action.OUTSTANDING, due_date__lt=today)
 
 
-def _met_conditions(targets):
-    """Per target phase, a Q matching incidents that reached it within their priority's target."""
-    conditions = {}
-    for name, field, minutes in TARGET_PHASES:
-        condition = Q(pk__in=[])
-        for priority, target in targets.items():
-            deadline = F("reported_at") + datetime.timedelta(minutes=getattr(target, minutes))
-            condition |= Q(
-                priority=priority, **{f"{field}__isnull": False, f"{field}__lte": deadline}
-            )
-        conditions[name] = condition
-    return conditions
-
-
-def _metric_totals(qs, targets):
-    """The counts of the metrics, in one query."""
-    met = _met_conditions(targets)
-    with_target = Q(priority__in=list(targets))
-    return qs.aggregate(
-        total=Count("pk"),
-        open=Count("pk", filter=Q(status__in=OPEN_STATUSES)),
-        late=Count("pk", filter=Q(is_late=True)),
-        # Reports waiting for triage with no kind yet (the `by_category` row with no name
-        # counts those cancelled before triage too).
-        unclassified=Count("pk", filter=Q(category__isnull=True, status__in=OPEN_STATUSES)),
-        reopened=Count("pk", filter=Q(reopened_count__gt=0)),
-        ack_done=Count("pk", filter=Q(acknowledged_at__isnull=False) & with_target),
-        contain_done=Count("pk", filter=Q(contained_at__isnull=False) & with_target),
-        recover_done=Count("pk", filter=Q(recovered_at__isnull=False) & with_target),
-        ack_met=Count("pk", filter=met["acknowledge"]),
-        contain_met=Count("pk", filter=met["contain"]),
-        recover_met=Count("pk", filter=met["recover"]),
-    )
-
-
-def _share(met, done):
-    return None if not done else round(100 * met / done, 1)
-
-
-def _by_month(qs):
-    rows = (
-        qs.annotate(month=TruncMonth("reported_at"))
-        .values("month")
-        .annotate(n=Count("pk"))
-        .order_by("month")
-    )
-    return [
-        {
-            "month": row["month"].date().isoformat()
-            if hasattr(row["month"], "date")
-            else str(row["month"]),
-            "count": row["n"],
-        }
-        for row in rows
-    ]
-
-
-def _by_category_and_priority(qs):
-    by_category = (
-        qs.values("category__name").annotate(count=Count("pk")).order_by("-count", "category__name")
-    )
-    by_priority = {
-        row["priority"]: row["count"]
-        for row in qs.values("priority").annotate(count=Count("pk")).order_by("priority")
-    }
-    return (
-        [{"category": row["category__name"], "count": row["count"]} for row in by_category],
-        {priority: by_priority.get(priority, 0) for priority in ("P1", "P2", "P3", "P4")},
-    )
-
-
-def incident_metrics(user, since=None, until=None):
-    """The metrics of product.md §1 over the incidents `user` may see, in a fixed number of queries.
-
-    Over what they see in full: a confidential report of their own, outside its team,
-    would otherwise count its escalations and late actions for them.
-    """
-    qs = fully_visible_incidents(user)
-    if since:
-        qs = qs.filter(reported_at__gte=since)
-    if until:
-        qs = qs.filter(reported_at__lt=until)
-    totals = _metric_totals(qs, targets_by_priority())
-    by_category, by_priority = _by_category_and_priority(qs)
-    escalations = Escalation.objects.filter(incident__in=qs.values("pk")).aggregate(
-        total=Count("pk"), automatic=Count("pk", filter=Q(automatic=True))
-    )
-    overdue_actions = Action.objects.filter(
-        incident__in=qs.values("pk"),
-        status__in=Action.OUTSTANDING,
-        due_date__lt=timezone.localdate(),
-    ).count()
-    return {
-        "since": since,
-        "until": until,
-        "incidents": totals["total"],
-        "open": totals["open"],
-        "unclassified": totals["unclassified"],
-        "mean_minutes_to_acknowledge": _mean_minutes(qs, "acknowledged_at"),
-        "mean_minutes_to_contain": _mean_minutes(qs, "contained_at"),
-        "mean_minutes_to_recover": _mean_minutes(qs, "recovered_at"),
-        "targets_met_percent": {
-            "acknowledge": _share(totals["ack_met"], totals["ack_done"]),
-            "contain": _share(totals["contain_met"], totals["contain_done"]),
-            "recover": _share(totals["recover_met"], totals["recover_done"]),
-        },
-        "by_month": _by_month(qs),
-        "by_category": by_category,
-        "by_priority": by_priority,
-        "late_reports": totals["late"],
-        "escalations": escalations["total"],
-        "automatic_escalations": escalations["automatic"],
-        "reopened": totals["reopened"],
-        "open_actions_past_due": overdue_actions,
-    }
+def reopened():
+    """A Q matching incidents reopened at least once (metrics and the list's filter)."""
+    return Q(reopened_count__gt=0)
 
 
 def with_delivery(queryset):

@@ -113,6 +113,67 @@ class OpenFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ReopenedFilter(admin.SimpleListFilter):
+    title = "reopened"
+    parameter_name = "reopened"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "Reopened at least once"),)
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(queries.reopened())
+        return queryset
+
+
+class PastDueFilter(admin.SimpleListFilter):
+    """Actions still to do whose due date has passed (the dashboard's "open actions past due")."""
+
+    title = "past due"
+    parameter_name = "past_due"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "Open and past due"),)
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(queries.past_due_actions())
+        return queryset
+
+
+class PlanVersionFilter(admin.SimpleListFilter):
+    """The plan version in force when reported: the dashboard's by-plan-version rows link here.
+
+    Shown only while it narrows the list (its one choice is the chosen version), so the
+    list's sidebar gains no list of every version ever published and no query for one.
+    """
+
+    title = "plan version in force"
+    parameter_name = "plan_version"
+    NONE = "none"
+
+    def lookups(self, request, model_admin):
+        value = self.value()
+        if value == self.NONE:
+            return ((self.NONE, "No plan in force"),)
+        if value and value.isdigit():
+            PlanVersion = model_admin.model.plan_version.field.related_model
+            version = PlanVersion.objects.select_related("plan").filter(pk=int(value)).first()
+            if version is not None:
+                return ((str(version.pk), f"{version.plan.code} v{version.number}"),)
+        return ()
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        if value == self.NONE:
+            return queryset.filter(plan_version__isnull=True)
+        if value.isdigit() and len(value) < 19:
+            return queryset.filter(plan_version_id=int(value))
+        return queryset.none()
+
+
 class CategoryFilter(admin.RelatedFieldListFilter):
     """The category filter, whose "no category" choice says what it means."""
 

@@ -35,12 +35,15 @@ from ..models import (
     TeamMember,
     TimelineEntry,
 )
+from . import dashboard
 from .attachments import ATTACHMENT_INLINES
 from .common import (
     UNCLASSIFIED_LABEL,
     CategoryFilter,
     KnownPeopleInline,
     OpenFilter,
+    PlanVersionFilter,
+    ReopenedFilter,
     TargetStateFilter,
     for_each,
     state_html,
@@ -60,14 +63,6 @@ PHASE_FIELDS = (
     "reopened_count",
     "review_link",
 )
-
-
-def with_bar_widths(rows):
-    """The dashboard's bars: each row's width in per cent of the largest count."""
-    peak = max([row["count"] for row in rows] + [1])
-    for row in rows:
-        row["width"] = round(100 * row["count"] / peak)
-    return rows
 
 
 class TeamMemberInline(KnownPeopleInline, PeopleByName, admin.TabularInline):
@@ -237,6 +232,9 @@ class IncidentAdmin(EvidenceBundleAdmin, IncidentWorkspace, ServiceAdmin):
         "is_late",
         "confidential",
         ("incident_manager", PersonFilter),
+        ("reported_at", admin.DateFieldListFilter),
+        ReopenedFilter,
+        PlanVersionFilter,
     )
     list_select_related = ("category", "incident_manager")
     manager = person_column("incident_manager", "manager")
@@ -588,20 +586,27 @@ class IncidentAdmin(EvidenceBundleAdmin, IncidentWorkspace, ServiceAdmin):
             ),
         ] + urls
 
+    def index_pages(self, request):
+        """The dashboard, listed on the admin index and in the navigation beside Incidents."""
+        if not self.has_view_permission(request):
+            return []
+        return [
+            (
+                "Incident dashboard",
+                "IncidentDashboard",
+                reverse("admin:incidents_incident_dashboard"),
+            )
+        ]
+
     def dashboard_view(self, request):
         if not self.has_view_permission(request):
             return redirect("admin:index")
-        metrics = queries.incident_metrics(request.user)
-        with_bar_widths(metrics["by_month"])
-        with_bar_widths(metrics["by_category"])
-        priorities = with_bar_widths(
-            [{"priority": p, "count": n} for p, n in metrics["by_priority"].items()]
-        )
-        context = {
+        context = dashboard.dashboard_context(request)
+        if request.GET.get("export") == "csv" and context["m"] is not None:
+            return dashboard.dashboard_csv(context)
+        context |= {
             **self.admin_site.each_context(request),
             "title": "Incident dashboard",
             "opts": self.model._meta,
-            "m": metrics,
-            "priorities": priorities,
         }
         return TemplateResponse(request, "admin/incidents/incident/dashboard.html", context)

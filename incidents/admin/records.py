@@ -16,7 +16,7 @@ from ..models import (
     ResponseTarget,
     TimelineEntry,
 )
-from .common import VisibleIncidentMixin, for_each
+from .common import PastDueFilter, VisibleIncidentMixin, for_each
 
 
 @admin.register(Category)
@@ -73,7 +73,13 @@ class EscalationAdmin(VisibleIncidentMixin, AuditedAdmin):
         "automatic",
         "acknowledged_at",
     )
-    list_filter = ("level", "automatic", ("to_user", PersonFilter))
+    list_filter = (
+        "level",
+        "automatic",
+        ("to_user", PersonFilter),
+        # The dashboard's escalations tile: those of incidents reported in its range.
+        ("incident__reported_at", admin.DateFieldListFilter),
+    )
     list_select_related = ("incident", "to_user", "to_group", "escalated_by")
     search_fields = ("incident__reference", "reason")
     # Every field read-only, in the model's order, people by name: an escalation is
@@ -122,7 +128,14 @@ class TimelineEntryAdmin(VisibleIncidentMixin, AuditedAdmin):
 @admin.register(Action)
 class ActionAdmin(VisibleIncidentMixin, ServiceAdmin):
     list_display = ("incident", "kind", "description", "owner_name", "due_date", "status")
-    list_filter = ("status", "kind", ("owner", PersonFilter))
+    list_filter = (
+        "status",
+        "kind",
+        ("owner", PersonFilter),
+        PastDueFilter,
+        # The dashboard's past-due tile: actions of incidents reported in its range.
+        ("incident__reported_at", admin.DateFieldListFilter),
+    )
     owner_name = person_column("owner")
     list_select_related = ("incident", "owner")
     search_fields = ("incident__reference", "description")

@@ -272,8 +272,102 @@ class ActionSerializer(serializers.ModelSerializer):
 
 
 class MetricsQuerySerializer(serializers.Serializer):
-    since = serializers.DateTimeField(required=False)
-    until = serializers.DateTimeField(required=False)
+    since = serializers.DateTimeField(
+        required=False, help_text="Count incidents reported at or after this time (ISO 8601)."
+    )
+    until = serializers.DateTimeField(
+        required=False, help_text="Count incidents reported before this time (ISO 8601)."
+    )
+
+    def validate(self, data):
+        if data.get("since") and data.get("until") and data["until"] <= data["since"]:
+            raise serializers.ValidationError({"until": "until must be later than since."})
+        return data
+
+
+class TargetsMetSerializer(serializers.Serializer):
+    """Per phase, the share (per cent) of incidents that reached it within their priority's
+    target, of those that reached it; null when none did."""
+
+    acknowledge = serializers.FloatField(allow_null=True)
+    contain = serializers.FloatField(allow_null=True)
+    recover = serializers.FloatField(allow_null=True)
+
+
+class MetricsRowSerializer(serializers.Serializer):
+    """One group of a breakdown: its key (month "YYYY-MM", category id, priority, plan
+    version id; null for "Unclassified" / "No plan in force"), its label and its measures.
+    Mean times are in seconds (null: no incident reached the phase) and in words."""
+
+    key = serializers.JSONField(allow_null=True)
+    label = serializers.CharField()
+    incidents = serializers.IntegerField()
+    open = serializers.IntegerField()
+    mean_seconds_to_acknowledge = serializers.IntegerField(allow_null=True)
+    mean_seconds_to_contain = serializers.IntegerField(allow_null=True)
+    mean_seconds_to_recover = serializers.IntegerField(allow_null=True)
+    mean_time_to_acknowledge = serializers.CharField(allow_null=True)
+    mean_time_to_contain = serializers.CharField(allow_null=True)
+    mean_time_to_recover = serializers.CharField(allow_null=True)
+    targets_met_percent = TargetsMetSerializer()
+
+
+class PlanVersionRowSerializer(MetricsRowSerializer):
+    plan = serializers.CharField(allow_null=True, help_text="The plan's title.")
+    version = serializers.IntegerField(allow_null=True, help_text="The version's number.")
+
+
+class BreakdownsSerializer(serializers.Serializer):
+    by_month = MetricsRowSerializer(many=True, help_text="By month reported, in your time zone.")
+    by_category = MetricsRowSerializer(many=True)
+    by_priority = MetricsRowSerializer(many=True)
+    by_plan_version = PlanVersionRowSerializer(
+        many=True, help_text="By the version of the category's plan in force when reported."
+    )
+
+
+class MonthCountSerializer(serializers.Serializer):
+    month = serializers.CharField(help_text="The month's first day, YYYY-MM-01.")
+    count = serializers.IntegerField()
+
+
+class CategoryCountSerializer(serializers.Serializer):
+    category = serializers.CharField(allow_null=True)
+    count = serializers.IntegerField()
+
+
+class MetricsSerializer(serializers.Serializer):
+    """The incident metrics (docs/incidents.md §Metrics) over the incidents you may see."""
+
+    since = serializers.DateTimeField(allow_null=True)
+    until = serializers.DateTimeField(allow_null=True)
+    time_zone = serializers.CharField(help_text="The zone months are counted in: yours.")
+    incidents = serializers.IntegerField()
+    open = serializers.IntegerField()
+    unclassified = serializers.IntegerField()
+    mean_minutes_to_acknowledge = serializers.FloatField(
+        allow_null=True, help_text="Kept for older clients; prefer mean_seconds_to_acknowledge."
+    )
+    mean_minutes_to_contain = serializers.FloatField(allow_null=True)
+    mean_minutes_to_recover = serializers.FloatField(allow_null=True)
+    mean_seconds_to_acknowledge = serializers.IntegerField(allow_null=True)
+    mean_seconds_to_contain = serializers.IntegerField(allow_null=True)
+    mean_seconds_to_recover = serializers.IntegerField(allow_null=True)
+    mean_time_to_acknowledge = serializers.CharField(allow_null=True)
+    mean_time_to_contain = serializers.CharField(allow_null=True)
+    mean_time_to_recover = serializers.CharField(allow_null=True)
+    targets_met_percent = TargetsMetSerializer()
+    by_month = MonthCountSerializer(many=True)
+    by_category = CategoryCountSerializer(many=True)
+    by_priority = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Incidents per priority, P1 to P4."
+    )
+    late_reports = serializers.IntegerField()
+    escalations = serializers.IntegerField()
+    automatic_escalations = serializers.IntegerField()
+    reopened = serializers.IntegerField()
+    open_actions_past_due = serializers.IntegerField()
+    breakdowns = BreakdownsSerializer()
 
 
 class CategorySerializer(serializers.ModelSerializer):

@@ -1,5 +1,6 @@
 """Thin API views over the incident services and queries."""
 
+import zoneinfo
 from functools import partial
 
 from django.conf import settings
@@ -26,7 +27,8 @@ from core.api import (
 from core.fields import IsoDateTimeFilter
 from core.pagination import CountedPagination
 from core.parsing import MultiPartParser, parse_id, parse_int
-from incidents import bundle, queries, services
+from core.timezones import zone_name_of
+from incidents import bundle, metrics, queries, services
 from incidents.models import Action, Category, Escalation, Incident, PostIncidentReview, TeamMember
 
 from . import serializers, workspace
@@ -501,7 +503,10 @@ class MetricsView(APIView):
 
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(parameters=[serializers.MetricsQuerySerializer], responses=dict)
+    @extend_schema(
+        parameters=[serializers.MetricsQuerySerializer],
+        responses={200: serializers.MetricsSerializer},
+    )
     def get(self, request):
         if not request.user.has_perm("incidents.view_incident"):
             return Response(
@@ -509,7 +514,9 @@ class MetricsView(APIView):
             )
         params = serializers.MetricsQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        return Response(queries.incident_metrics(request.user, **params.validated_data))
+        zone = zoneinfo.ZoneInfo(zone_name_of(request.user))  # token clients have no session
+        figures = metrics.incident_metrics(request.user, **params.validated_data, zone=zone)
+        return Response(serializers.MetricsSerializer(figures).data)
 
 
 class CategoryFilter(filters.FilterSet):

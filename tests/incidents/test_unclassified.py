@@ -1,6 +1,7 @@
 """A report needs only what a reporter knows: unclassified reports, triage, and the categories list."""
 
 import datetime
+import re
 
 import pytest
 from django.urls import reverse
@@ -159,8 +160,10 @@ def test_the_dashboard_and_the_metrics_count_unclassified_reports(api, client, c
 
     client.force_login(coordinator)
     page = client.get(reverse("admin:incidents_incident_dashboard")).content.decode()
-    assert 'id="kpi-unclassified">Unclassified<strong>2</strong>' in page
-    assert "<td>Unclassified</td>" in page
+    tile = re.search(r'id="kpi-unclassified"><a href="([^"]*)">Unclassified<strong>(\d+)</strong>', page)
+    assert tile and tile.group(2) == "2"
+    assert "category__isnull=True" in tile.group(1) and "open=yes" in tile.group(1)
+    assert ">Unclassified</a></th>" in page  # its row of the by-category table
 
 
 def test_templates_and_reviews_of_an_unclassified_incident_work(coordinator):
