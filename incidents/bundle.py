@@ -7,6 +7,9 @@ Files:
 - `timeline.json`, `team.json` (with each member's readiness as they joined),
   `readiness.json` (every readiness record: the manager's too), `escalations.json`, `communications.json`, `actions.json`,
   `review.json`: the incident's lists, as the API shows them, read in batches;
+- `attachments.json` and `attachments/<id>-<name>`: every evidence file of the incident
+  (superseded ones too) with the SHA-256 taken at upload and its chain of custody; copying
+  a file into the bundle is recorded in that custody (`via: bundle`) before it streams;
 - `post_incident_report.pdf`: the report people read (the record, the review, the actions,
   the team, the escalations and the first 500 timeline entries; the whole timeline is in
   timeline.json);
@@ -30,8 +33,10 @@ from plans.bundle import add_version_files
 
 from . import queries
 from .api import serializers, workspace
+from .api.attachments import AttachmentSerializer
 from .history_visibility import INCIDENT_CHILDREN
-from .models import Incident, PostIncidentReview
+from .models import AttachmentDownload, Incident, PostIncidentReview
+from .services import attachment_download, attachment_open
 
 PDF_TIMELINE = 500
 
@@ -105,7 +110,42 @@ def report_pdf(incident, record, review, reader):
 def history_scopes(incident):
     return [(Incident, {"id": incident.pk})] + [
         (model, {"incident_id": incident.pk}) for model in INCIDENT_CHILDREN
-    ]
+    ] + [(AttachmentDownload, {"attachment__incident_id": incident.pk})]
+
+
+def add_attachments(bundle, incident, reader):
+    """`attachments.json` (each file with its SHA-256 from upload and its chain of custody)
+    and, for a reader who may download them, the files under `attachments/`: each copy is
+    recorded in its custody first (via "bundle"), as a download is. Superseded files are
+    included too: both are evidence."""
+    rows = list(
+        queries.attachment_rows(
+            queries.attachments_visible_to(reader).filter(incident=incident)
+        ).order_by("uploaded_at", "id")
+    )
+    may_copy = reader.has_perm("incidents.view_attachment")
+    listed = []
+    for row in rows:
+        item = dict(AttachmentSerializer(row).data)
+        item.pop("download_url", None)
+        if may_copy:
+            attachment_download(attachment=row, actor=reader, via=AttachmentDownload.Via.BUNDLE)
+            safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in row.file_name)
+            item["bundle_path"] = f"attachments/{row.pk}-{safe}"
+        listed.append(item)
+    bundle.add_json("attachments.json", listed)
+    for row, item in zip(rows, listed, strict=True):
+        if "bundle_path" in item:
+            bundle.add(item["bundle_path"], _stored_file(row))
+
+
+def _stored_file(attachment):
+    def chunks():
+        with attachment_open(attachment) as handle:
+            while chunk := handle.read(bundles.CHUNK):
+                yield chunk
+
+    return chunks
 
 
 def incident_bundle(incident, reader):
@@ -122,6 +162,7 @@ def incident_bundle(incident, reader):
     for name, rows, serializer in _lists(incident):
         bundle.add(name, bundles.json_array(rows, lambda row, s=serializer: s(row).data))
     bundle.add_json("review.json", review)
+    add_attachments(bundle, incident, reader)
     bundle.add("post_incident_report.pdf", lambda: [report_pdf(incident, record, review, reader)])
     if incident.plan_version_id is not None:
         add_version_files(

@@ -135,6 +135,8 @@ class AttachmentDownload(models.Model):
     class Via(models.TextChoices):
         ADMIN = "admin", "Admin"
         API = "api", "API"
+        # Copied into an evidence bundle (incidents/bundle.py): it left the system too.
+        BUNDLE = "bundle", "Evidence bundle"
 
     attachment = models.ForeignKey(Attachment, on_delete=models.PROTECT, related_name="downloads")
     user = person_link(related_name="+")

@@ -151,3 +151,47 @@ def test_the_admin_downloads_the_bundle_and_an_outsider_gets_nothing(client, coo
     services.incident_update(incident=case, actor=superuser, confidential=True)
     client.force_login(factories.coordinator(username="outsider"))
     assert client.get(url).status_code == 404
+
+
+def test_attachments_travel_with_their_upload_hash_and_custody_and_the_copy_is_recorded(
+    api, coordinator, case, tmp_path
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from incidents.models import AttachmentDownload
+
+    content = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+    first = services.attachment_add(
+        incident=case, actor=coordinator, upload=SimpleUploadedFile("mail log.pdf", content, "application/pdf")
+    )
+    services.attachment_supersede(attachment=first, actor=coordinator, reason="Wrong day's log")
+    data = _zip(api(coordinator), case)
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    listed = json.loads(archive.read("attachments.json"))
+    assert [item["file_name"] for item in listed] == ["mail log.pdf"]
+    item = listed[0]
+    assert item["superseded_reason"] == "Wrong day's log"
+    assert archive.read(item["bundle_path"]) == content
+    custody = AttachmentDownload.objects.get(attachment=first)
+    assert custody.via == "bundle" and custody.user == coordinator
+
+    code, report = _verify(tmp_path, data)
+    assert code == 0, report
+    assert "1 files compared with the SHA-256 taken at upload" in report
+
+    # A file swapped inside the bundle, its manifest entry recomputed to match, is still caught.
+    import hashlib
+
+    forged = tmp_path / "forged.zip"
+    with zipfile.ZipFile(forged, "w") as out:
+        manifest = json.loads(archive.read("manifest.json"))
+        for name in archive.namelist():
+            body = archive.read(name)
+            if name == item["bundle_path"]:
+                body = content.replace(b"1.7", b"1.4")
+                manifest["files"][name] = {"sha256": hashlib.sha256(body).hexdigest(), "size": len(body)}
+            if name != "manifest.json":
+                out.writestr(name, body)
+        out.writestr("manifest.json", json.dumps(manifest))
+    code, report = _verify(tmp_path, forged.read_bytes())
+    assert code == 1 and "not the file attached" in report
