@@ -13,6 +13,9 @@ _MODELS = (
     "action",
     "postincidentreview",
     "referencecounter",
+    "obligation",
+    "obligationsubmission",
+    "obligationwaiver",
 )
 
 PERMISSIONS = {

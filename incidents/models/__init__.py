@@ -17,6 +17,7 @@ from .incident import (
     derive_priority,
     now,
 )
+from .obligations import Obligation, ObligationSubmission, ObligationWaiver
 from .response import (
     Action,
     Escalation,
@@ -40,6 +41,9 @@ __all__ = [
     "Impact",
     "Incident",
     "MessageTemplate",
+    "Obligation",
+    "ObligationSubmission",
+    "ObligationWaiver",
     "PostIncidentReview",
     "Priority",
     "ReferenceCounter",
