@@ -4,10 +4,12 @@
   actions, the dashboard);
 - `records`: the records around an incident (categories, targets, rules, templates,
   escalations, timeline, actions, reviews);
+- `obligations`: notification obligations (configuration, and their states, submissions and
+  steps on each incident's page);
 - `communications`: writing, previewing and sending stakeholder communications;
 - `common`: what they share (visibility by incident, target colours, filters).
 """
 
-from . import communications, incident, records
+from . import communications, incident, obligations, records
 
-__all__ = ["communications", "incident", "records"]
+__all__ = ["communications", "incident", "obligations", "records"]

@@ -37,6 +37,7 @@ from .common import (
     state_html,
     worst_target_html,
 )
+from .obligations import IncidentObligationsMixin
 
 User = get_user_model()
 
@@ -179,7 +180,7 @@ class EscalateForm(forms.Form):
 
 
 @admin.register(Incident)
-class IncidentAdmin(ServiceAdmin):
+class IncidentAdmin(IncidentObligationsMixin, ServiceAdmin):
     form = IncidentForm
     create_service = services.incident_report
     update_service = services.incident_update
@@ -267,8 +268,11 @@ class IncidentAdmin(ServiceAdmin):
     def get_queryset(self, request):
         # The admin is the response team's workspace: a coordinator who only reported a
         # confidential incident reads it in the self-service pages, not here with its inlines.
-        return queries.fully_visible_incidents(request.user).select_related(
-            "category", "incident_manager", "reporter"
+        # With the worst state of its notification obligations (admin/obligations.py).
+        return queries.with_worst_obligation(
+            queries.fully_visible_incidents(request.user).select_related(
+                "category", "incident_manager", "reporter"
+            )
         )
 
     def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
@@ -294,7 +298,7 @@ class IncidentAdmin(ServiceAdmin):
             state, deadline = queries.worst_target(obj, targets, now)
             return worst_target_html(state, deadline, now)
 
-        return [*self.list_display, target_state]
+        return [*self.list_display, target_state, "obligation_column"]
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -379,7 +383,15 @@ class IncidentAdmin(ServiceAdmin):
 
     # The incident's history page tells the whole story: its own changes and those of its
     # team, actions, escalations, communications and review (core.admin_history).
-    history_children = ("team", "actions", "escalations", "communications", "review")
+    history_children = (
+        "team",
+        "actions",
+        "escalations",
+        "communications",
+        "review",
+        "obligation_submissions",
+        "obligation_waivers",
+    )
 
     def history_mask(self, request, obj):
         # The API's rule too: anonymous reporters stay hidden in the history.
@@ -553,5 +565,6 @@ class IncidentAdmin(ServiceAdmin):
             "opts": self.model._meta,
             "m": metrics,
             "priorities": priorities,
+            "obligations": queries.obligation_counts(request.user),
         }
         return TemplateResponse(request, "admin/incidents/incident/dashboard.html", context)

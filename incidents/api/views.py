@@ -28,6 +28,7 @@ from incidents import queries, services
 from incidents.models import Action, Category, Escalation, Incident, PostIncidentReview, TeamMember
 
 from . import serializers, workspace
+from .obligations import ObligationActionsMixin
 
 
 class IncidentFilter(filters.FilterSet):
@@ -83,7 +84,7 @@ def nested_list(serializer_class):
     return decorate
 
 
-class IncidentViewSet(ServiceViewSet):
+class IncidentViewSet(ObligationActionsMixin, ServiceViewSet):
     """Incidents: report, read, edit descriptive fields, move through the lifecycle, escalate."""
 
     permission_classes = [permissions.IsAuthenticated, HasPerm]
@@ -109,6 +110,7 @@ class IncidentViewSet(ServiceViewSet):
         "team": {"POST": "incidents.add_teammember"},
         "team_member": {"DELETE": "incidents.delete_teammember"},
         "communications": {"POST": "incidents.add_communication"},
+        "obligation_submit": {"POST": "incidents.add_obligationsubmission"},
     }
     # DELETE exists on one route only, `…/team/{member_id}/` (leaving a team), and PUT on
     # `…/review/` only; every other route answers 405 to them (the router maps neither there:

@@ -197,3 +197,71 @@ def test_the_timer_escalates_a_breached_obligation_once(coordinator):
     assert services.escalate_breached_obligations(actor=system, now=later) == []
     assert Escalation.objects.count() == 1
     assert ObligationSubmission.objects.count() == 0
+
+
+# -- API and admin ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_api_lists_and_submits_obligations_with_400s_for_bad_input(coordinator, api):
+    seeded()
+    incident = report("Privacy")
+    gdpr = Obligation.objects.get(name=GDPR)
+    client = api(coordinator)
+    url = f"/api/v1/incidents/{incident.pk}/obligations/"
+    body = client.get(url).json()
+    assert [(o["name"], o["state"], o["submission"]) for o in body] == [(GDPR, "pending", None)]
+    assert body[0]["due_at"] is not None
+    submit = f"{url}{gdpr.pk}/submit/"
+    assert client.post(submit, {"text": "x"}, format="json").status_code == 400  # no recipient
+    assert client.post(submit, {"recipient": "DPA"}, format="json").status_code == 400  # nothing sent
+    assert client.post(submit, {"recipient": "D\x00PA", "text": "x"}, format="json").status_code == 400
+    assert client.post(submit, {"recipient": "DPA" * 100, "text": "x"}, format="json").status_code == 400
+    future = (timezone.now() + 5 * H).isoformat()
+    assert client.post(submit, {"recipient": "DPA", "text": "x", "submitted_at": future}, format="json").status_code == 400
+    assert client.post(f"{url}999999/submit/", {"recipient": "DPA", "text": "x"}, format="json").status_code == 404
+    other = Obligation.objects.get(name=EARLY)
+    assert client.post(f"{url}{other.pk}/submit/", {"recipient": "x", "text": "x"}, format="json").status_code == 400
+    response = client.post(submit, {"recipient": "DPA", "reference": "DPA-1", "text": "Report"}, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()[0]["state"] == "met"
+    assert response.json()[0]["submission"]["reference"] == "DPA-1"
+    assert client.post(submit, {"recipient": "DPA", "text": "again"}, format="json").status_code == 409
+    assert api(factories.staff()).post(submit, {"recipient": "DPA", "text": "x"}, format="json").status_code in (403, 404)
+
+
+@pytest.mark.django_db
+def test_a_confidential_incidents_obligations_follow_its_visibility(coordinator, api, client, compliance_user):
+    seeded()
+    incident = report("Privacy", confidential=True)
+    outsider = factories.coordinator(username="outsider")
+    gdpr = Obligation.objects.get(name=GDPR)
+    url = f"/api/v1/incidents/{incident.pk}/obligations/"
+    assert api(outsider).get(url).status_code == 404
+    assert api(outsider).post(f"{url}{gdpr.pk}/submit/", {"recipient": "x", "text": "x"}, format="json").status_code == 404
+    with pytest.raises(NotPermitted):
+        services.obligation_submit(incident=incident, obligation=gdpr, actor=outsider, recipient="x", text="x")
+    assert api(compliance_user).get(url).status_code == 200
+    client.force_login(outsider)
+    assert client.get(f"/admin/incidents/incident/{incident.pk}/obligations/{gdpr.pk}/submit/").status_code == 404
+    assert client.get(f"/admin/incidents/incident/{incident.pk}/aware/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_admin_page_shows_obligations_and_records_a_submission(coordinator, client):
+    seeded()
+    incident = report("Privacy")
+    gdpr = Obligation.objects.get(name=GDPR)
+    client.force_login(coordinator)
+    page = client.get(f"/admin/incidents/incident/{incident.pk}/change/").content.decode()
+    assert "Notification obligations" in page and GDPR in page and "pending" in page
+    assert "UTC" in page
+    url = f"/admin/incidents/incident/{incident.pk}/obligations/{gdpr.pk}/submit/"
+    response = client.post(url, {"recipient": "DPA", "reference": "R-9", "text": "Report"})
+    assert response.status_code == 302
+    assert ObligationSubmission.objects.get().reference == "R-9"
+    listing = client.get("/admin/incidents/incident/?obligation=met").content.decode()
+    assert incident.reference in listing
+    assert incident.reference not in client.get("/admin/incidents/incident/?obligation=breached").content.decode()
+    dashboard = client.get("/admin/incidents/incident/dashboard/").content.decode()
+    assert "Notification obligations breached" in dashboard
