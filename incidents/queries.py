@@ -18,7 +18,6 @@ from django.db.models import (
     F,
     FloatField,
     Func,
-    IntegerField,
     OuterRef,
     Q,
     Subquery,
@@ -666,12 +665,16 @@ class IncidentSource:
         ref = name
         for _ in range(depth):
             ref = OuterRef(ref)
-        return ref
+        return ExpressionWrapper(ref, output_field=output_field or DateTimeField())
 
     def aware(self, depth=1):
         if self.incident is not None:
             return Value(aware_at(self.incident), output_field=DateTimeField())
-        return Coalesce(self.field("aware_at", depth), self.field("reported_at", depth))
+        return Coalesce(
+            self.field("aware_at", depth),
+            self.field("reported_at", depth),
+            output_field=DateTimeField(),
+        )
 
 
 def aware_at(incident):
@@ -704,7 +707,7 @@ def obligation_states(source, now=None):
     else:
         qs = Obligation.objects.filter(category_id=OuterRef("category_id"))
         incident_pk = OuterRef(OuterRef("pk"))
-        status = OuterRef("status")
+        status = source.field("status", output_field=CharField())
     submissions = ObligationSubmission.objects.filter(incident_id=incident_pk)
     risk_share = max(0.0, 1.0 - settings.INCIDENT_TARGET_AT_RISK_RATIO)
     nominal_hours = F("deadline_hours") + F("deadline_months") * HOURS_PER_MONTH_FOR_RISK
@@ -798,18 +801,18 @@ def obligation_records(incident):
 
 def with_worst_obligation(queryset, now=None):
     """`queryset` (incidents) annotated with `obligation_state`: the worst state of its
-    obligations (OBLIGATION_STATE_RANK), None without any; in the list's own query."""
-    rank = Case(
-        *(When(state=state, then=Value(i)) for i, state in enumerate(OBLIGATION_STATE_RANK)),
-        output_field=IntegerField(),
+    obligations (OBLIGATION_STATE_RANK), None without any; in the list's own query (one
+    EXISTS per state, first match wins)."""
+    states = obligation_states(IncidentSource(), now=now)
+    worst = Case(
+        *(
+            When(Exists(states.filter(state=state)), then=Value(state))
+            for state in OBLIGATION_STATE_RANK
+        ),
+        default=Value(None, output_field=CharField()),
+        output_field=CharField(),
     )
-    worst = (
-        obligation_states(IncidentSource(), now=now)
-        .annotate(rank=rank)
-        .order_by("rank", "id")
-        .values("state")[:1]
-    )
-    return queryset.annotate(obligation_state=Subquery(worst, output_field=CharField()))
+    return queryset.annotate(obligation_state=worst)
 
 
 def obligation_state_filter(state, now=None):

@@ -46,7 +46,9 @@ class SubmissionSerializer(serializers.Serializer):
         default="",
         help_text="The attachment sent, by name or link.",
     )
-    submitted_by = serializers.PrimaryKeyRelatedField(read_only=True)
+    submitted_by = serializers.IntegerField(
+        source="submitted_by_id", read_only=True, help_text="Who recorded it (user id)."
+    )
 
 
 class IncidentObligationSerializer(serializers.Serializer):
