@@ -10,6 +10,8 @@ from .models import (
     Communication,
     Escalation,
     Incident,
+    ObligationSubmission,
+    ObligationWaiver,
     PostIncidentReview,
     TeamMember,
     TimelineEntry,
@@ -23,6 +25,8 @@ INCIDENT_CHILDREN = (
     Communication,
     PostIncidentReview,
     TimelineEntry,
+    ObligationSubmission,
+    ObligationWaiver,
 )
 
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 from core.errors import Conflict, InvalidInput, NotPermitted
 from incidents import queries, services
 from incidents.demo import seed_obligations
+from incidents.history_visibility import history_rules
 from incidents.models import Category, Escalation, Obligation, ObligationSubmission
 from tests import factories
 from tests.incidents import factories as f
@@ -231,7 +232,7 @@ def test_api_lists_and_submits_obligations_with_400s_for_bad_input(coordinator, 
 
 
 @pytest.mark.django_db
-def test_a_confidential_incidents_obligations_follow_its_visibility(coordinator, api, client, compliance_user):
+def test_a_confidential_incidents_obligations_follow_its_visibility(coordinator, api, client, compliance_user, superuser):
     seeded()
     incident = report("Privacy", confidential=True)
     outsider = factories.coordinator(username="outsider")
@@ -245,6 +246,11 @@ def test_a_confidential_incidents_obligations_follow_its_visibility(coordinator,
     client.force_login(outsider)
     assert client.get(f"/admin/incidents/incident/{incident.pk}/obligations/{gdpr.pk}/submit/").status_code == 404
     assert client.get(f"/admin/incidents/incident/{incident.pk}/aware/").status_code == 404
+    # The audit log: the submission's history is hidden with the incident.
+    services.obligation_submit(incident=incident, obligation=gdpr, actor=superuser, recipient="x", text="x")
+    rules = history_rules(outsider)
+    assert not rules[ObligationSubmission].visible(ObligationSubmission.history.all()).exists()
+    assert ObligationSubmission.history.count() == 1
 
 
 @pytest.mark.django_db
