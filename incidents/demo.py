@@ -22,10 +22,12 @@ from .models import (
     EscalationRule,
     Incident,
     MessageTemplate,
+    Obligation,
     ResponseTarget,
     Status,
     TeamMember,
 )
+from .models.obligations import SEEDED_OBLIGATIONS
 
 CATEGORIES = [
     ("Security", "Intrusions, malware, phishing, stolen credentials."),
@@ -174,6 +176,7 @@ def load(stdout, actor=None, context=None):
                 MessageTemplate(name=name, scenario=scenario, subject=subject, body=body),
                 actor=actor,
             )
+    seed_obligations(actor)
 
     rng = random.Random(42)
     coordinator = users["coordinator"]
@@ -304,6 +307,7 @@ def load(stdout, actor=None, context=None):
                     )
                 if step == target:
                     break
+            demo_obligations(incident, index, coordinator)
             if pace < 1 and index % 5:
                 # Most open incidents had their last stakeholder update a little while ago.
                 minutes_to_now = (real_now - timezone.now()).total_seconds() / 60
@@ -324,3 +328,81 @@ def load(stdout, actor=None, context=None):
                 )
     stdout.write(f"  incidents: {count} incidents, {len(CATEGORIES)} categories, targets for P1–P4")
     return {}
+
+
+def seed_obligations(actor):
+    """The seeded notification obligations (GDPR, NIS2, DORA) on their categories, unless
+    there (the data migration 0010 adds them where the categories already existed)."""
+    by_key = {}
+    for (
+        key,
+        category,
+        name,
+        authority,
+        deliverable,
+        hours,
+        months,
+        anchor,
+        previous,
+        cap,
+    ) in SEEDED_OBLIGATIONS:
+        category = Category.objects.filter(name=category).first()
+        if category is None:
+            continue
+        existing = Obligation.objects.filter(category=category, name=name).first()
+        if existing is None:
+            existing = audited_save(
+                Obligation(
+                    category=category,
+                    name=name,
+                    authority=authority,
+                    deliverable=deliverable,
+                    deadline_hours=hours,
+                    deadline_months=months,
+                    anchor=anchor,
+                    previous=by_key.get(previous),
+                    cap_hours=cap,
+                ),
+                actor=actor,
+                reason="Demo data: notification obligation",
+            )
+        by_key[key] = existing
+
+
+def demo_obligations(incident, index, coordinator):
+    """Some obligations met, one not applicable, one incident classified as major; the rest
+    pending, at risk or breached as their clocks say."""
+    obligations = {o.name: o for o in Obligation.objects.filter(category=incident.category_id)}
+    closed = incident.status == Status.CLOSED
+
+    def submit(name, recipient, reference):
+        services.obligation_submit(
+            incident=incident,
+            obligation=obligations[name],
+            actor=coordinator,
+            recipient=recipient,
+            reference=reference,
+            text=f"{incident.reference}: {incident.title}. Scope, impact and measures taken.",
+        )
+
+    name = incident.category.name
+    if name == "Security" and (closed or index % 2 == 0) and obligations:
+        submit("NIS2 Art. 23 early warning", "CSIRT", f"EW-{incident.pk:04d}")
+        if closed:
+            submit("NIS2 Art. 23 incident notification", "CSIRT", f"IN-{incident.pk:04d}")
+            submit("NIS2 Art. 23 final report", "CSIRT", f"FR-{incident.pk:04d}")
+    if name == "Privacy" and obligations:
+        gdpr = "GDPR Art. 33 personal-data breach notification"
+        if index == 14:
+            services.obligation_not_applicable(
+                incident=incident,
+                obligation=obligations[gdpr],
+                actor=coordinator,
+                reason="Business addresses only; no risk to people's rights (Art. 33(1)).",
+            )
+        elif closed:
+            submit(gdpr, "Data protection authority", f"DPA-{incident.pk:04d}")
+    if name == "Availability" and incident.priority == "P1":
+        services.incident_classify_major(
+            incident=incident, actor=coordinator, reason="Critical service down for customers."
+        )

@@ -52,6 +52,6 @@ class ReportForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Typed times are read in the reporter's zone (core/timezones.py); say which.
-        self.fields["occurred_at"].help_text = (
-            f"In your time zone, {timezone.get_current_timezone_name()}."
-        )
+        self.fields[
+            "occurred_at"
+        ].help_text = f"In your time zone, {timezone.get_current_timezone_name()}."

@@ -12,6 +12,8 @@ from .models import (
     Communication,
     Escalation,
     Incident,
+    ObligationSubmission,
+    ObligationWaiver,
     PostIncidentReview,
     Readiness,
     TeamMember,
@@ -28,6 +30,8 @@ INCIDENT_CHILDREN = (
     PostIncidentReview,
     TimelineEntry,
     Readiness,
+    ObligationSubmission,
+    ObligationWaiver,
 )
 
 

@@ -14,6 +14,9 @@ _MODELS = (
     "postincidentreview",
     "referencecounter",
     "attachment",
+    "obligation",
+    "obligationsubmission",
+    "obligationwaiver",
 )
 
 PERMISSIONS = {

@@ -49,6 +49,7 @@ from .common import (
     state_html,
     worst_target_html,
 )
+from .obligations import IncidentObligationsMixin
 from .workspace import IncidentWorkspace
 
 User = get_user_model()
@@ -207,7 +208,7 @@ class EscalateForm(forms.Form):
 
 
 @admin.register(Incident)
-class IncidentAdmin(EvidenceBundleAdmin, IncidentWorkspace, ServiceAdmin):
+class IncidentAdmin(EvidenceBundleAdmin, IncidentObligationsMixin, IncidentWorkspace, ServiceAdmin):
     form = IncidentForm
     escalate_form = EscalateForm  # the workspace's "Escalate" is the bulk action's form
     create_service = services.incident_report
@@ -308,8 +309,11 @@ class IncidentAdmin(EvidenceBundleAdmin, IncidentWorkspace, ServiceAdmin):
     def get_queryset(self, request):
         # The admin is the response team's workspace: a coordinator who only reported a
         # confidential incident reads it in the self-service pages, not here with its inlines.
-        return queries.fully_visible_incidents(request.user).select_related(
-            "category", "incident_manager", "reporter"
+        # With the worst state of its notification obligations (admin/obligations.py).
+        return queries.with_worst_obligation(
+            queries.fully_visible_incidents(request.user).select_related(
+                "category", "incident_manager", "reporter"
+            )
         )
 
     def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
@@ -335,7 +339,7 @@ class IncidentAdmin(EvidenceBundleAdmin, IncidentWorkspace, ServiceAdmin):
             state, deadline = queries.worst_target(obj, targets, now)
             return worst_target_html(state, deadline, now)
 
-        return [*self.list_display, target_state]
+        return [*self.list_display, target_state, "obligation_column"]
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -420,7 +424,16 @@ class IncidentAdmin(EvidenceBundleAdmin, IncidentWorkspace, ServiceAdmin):
 
     # The incident's history page tells the whole story: its own changes and those of its
     # team, actions, escalations, communications and review (core.admin_history).
-    history_children = ("team", "actions", "escalations", "communications", "review", "attachments")
+    history_children = (
+        "team",
+        "actions",
+        "escalations",
+        "communications",
+        "review",
+        "attachments",
+        "obligation_submissions",
+        "obligation_waivers",
+    )
 
     def history_mask(self, request, obj):
         # The API's rule too: anonymous reporters stay hidden in the history.
@@ -608,5 +621,6 @@ class IncidentAdmin(EvidenceBundleAdmin, IncidentWorkspace, ServiceAdmin):
             **self.admin_site.each_context(request),
             "title": "Incident dashboard",
             "opts": self.model._meta,
+            "obligations": queries.obligation_counts(request.user),
         }
         return TemplateResponse(request, "admin/incidents/incident/dashboard.html", context)

@@ -33,6 +33,7 @@ from incidents.models import Action, Category, Escalation, Incident, PostInciden
 
 from . import serializers, workspace
 from .attachments import AttachmentSerializer, AttachmentUploadSerializer
+from .obligations import ObligationActionsMixin
 
 
 class IncidentFilter(filters.FilterSet):
@@ -102,7 +103,7 @@ def nested_list(serializer_class):
     return decorate
 
 
-class IncidentViewSet(EvidenceMixin, ServiceViewSet):
+class IncidentViewSet(EvidenceMixin, ObligationActionsMixin, ServiceViewSet):
     """Incidents: report, read, edit descriptive fields, move through the lifecycle, escalate."""
 
     permission_classes = [permissions.IsAuthenticated, HasPerm]
@@ -129,6 +130,7 @@ class IncidentViewSet(EvidenceMixin, ServiceViewSet):
         "team_member": {"DELETE": "incidents.delete_teammember"},
         "communications": {"POST": "incidents.add_communication"},
         "attachments": {"GET": "incidents.view_attachment", "POST": "incidents.add_attachment"},
+        "obligation_submit": {"POST": "incidents.add_obligationsubmission"},
     }
     # DELETE exists on one route only, `…/team/{member_id}/` (leaving a team), and PUT on
     # `…/review/` only; every other route answers 405 to them (the router maps neither there:

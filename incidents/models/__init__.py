@@ -18,6 +18,7 @@ from .incident import (
     derive_priority,
     now,
 )
+from .obligations import Obligation, ObligationSubmission, ObligationWaiver
 from .readiness import Readiness
 from .response import (
     Action,
@@ -44,6 +45,9 @@ __all__ = [
     "Impact",
     "Incident",
     "MessageTemplate",
+    "Obligation",
+    "ObligationSubmission",
+    "ObligationWaiver",
     "PostIncidentReview",
     "Priority",
     "Readiness",

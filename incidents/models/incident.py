@@ -171,6 +171,16 @@ class Incident(models.Model):
     actions_taken = models.TextField(blank=True, help_text="What was done so far.")
     occurred_at = models.DateTimeField(help_text="When the incident occurred (or began).")
     reported_at = models.DateTimeField(default=now, editable=False)
+    # The clocks of notification obligations (models/obligations.py) start here. Empty: at
+    # the report time (queries.AWARE_AT); set by `incident_set_aware`, with a reason.
+    aware_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the organisation became aware of the incident (empty: when it was reported).",
+    )
+    # DORA's "classified as major": stamped by `incident_classify_major`, with a reason.
+    classified_major_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Empty while the report waits for triage: a reporter need not know the kind of incident.
     category = models.ForeignKey(
         Category,

@@ -71,6 +71,14 @@ class Escalation(models.Model):
     rule = models.ForeignKey(
         EscalationRule, on_delete=models.PROTECT, null=True, blank=True, related_name="escalations"
     )
+    # Set when the timer escalated a breached notification obligation (once per incident).
+    obligation = models.ForeignKey(
+        "incidents.Obligation",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="escalations",
+    )
 
     history = AuditedHistoricalRecords()
 
@@ -88,6 +96,14 @@ class Escalation(models.Model):
                 condition=Q(automatic=True),
                 name="escalation_automatic_once",
                 violation_error_message="This rule has already escalated this incident automatically.",
+            ),
+            models.UniqueConstraint(
+                fields=["incident", "obligation"],
+                condition=Q(automatic=True, obligation__isnull=False),
+                name="escalation_obligation_once",
+                violation_error_message=(
+                    "This breached obligation has already escalated this incident automatically."
+                ),
             ),
         ]
 

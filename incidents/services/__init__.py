@@ -27,6 +27,7 @@ from .configuration import (
     CONFIGURATION_SERVICES,
     ESCALATION_RULE_FIELDS,
     MESSAGE_TEMPLATE_FIELDS,
+    OBLIGATION_FIELDS,
     RESPONSE_TARGET_FIELDS,
     category_create,
     category_update,
@@ -34,6 +35,8 @@ from .configuration import (
     escalation_rule_update,
     message_template_create,
     message_template_update,
+    obligation_create,
+    obligation_update,
     response_target_create,
     response_target_update,
 )
@@ -52,6 +55,14 @@ from .incident import (
     intake_message,
 )
 from .notifications import action_due_remind, actions_falling_due
+from .obligations import (
+    SUBMISSION_FIELDS,
+    escalate_breached_obligations,
+    incident_classify_major,
+    incident_set_aware,
+    obligation_not_applicable,
+    obligation_submit,
+)
 from .readiness import readiness_record
 from .response import (
     ACTION_FIELDS,
@@ -84,6 +95,15 @@ __all__ = [
     "ESCALATION_RULE_FIELDS",
     "MESSAGE_TEMPLATE_FIELDS",
     "RESPONSE_TARGET_FIELDS",
+    "SUBMISSION_FIELDS",
+    "escalate_breached_obligations",
+    "incident_classify_major",
+    "incident_set_aware",
+    "obligation_not_applicable",
+    "obligation_submit",
+    "OBLIGATION_FIELDS",
+    "obligation_create",
+    "obligation_update",
     "category_create",
     "category_update",
     "escalation_rule_create",

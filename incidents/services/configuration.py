@@ -6,7 +6,7 @@ from django.db import transaction
 from core.errors import InvalidInput
 from core.services import audited_save, lock, model_update, require
 
-from ..models import Category, EscalationRule, MessageTemplate, ResponseTarget
+from ..models import Category, EscalationRule, MessageTemplate, Obligation, ResponseTarget
 
 CATEGORY_FIELDS = ("name", "description", "plan", "active")
 RESPONSE_TARGET_FIELDS = (
@@ -18,6 +18,18 @@ RESPONSE_TARGET_FIELDS = (
 )
 ESCALATION_RULE_FIELDS = ("priority", "level", "to_user", "to_group", "active")
 MESSAGE_TEMPLATE_FIELDS = ("name", "scenario", "subject", "body", "active")
+OBLIGATION_FIELDS = (
+    "category",
+    "name",
+    "authority",
+    "deliverable",
+    "deadline_hours",
+    "deadline_months",
+    "anchor",
+    "previous",
+    "cap_hours",
+    "active",
+)
 
 
 def _permission(model, verb):
@@ -66,10 +78,13 @@ message_template_create, message_template_update = _services_for(
     MessageTemplate, MESSAGE_TEMPLATE_FIELDS, "message_template"
 )
 
+obligation_create, obligation_update = _services_for(Obligation, OBLIGATION_FIELDS, "obligation")
+
 # The services of each configuration model, for the admin's declarations.
 CONFIGURATION_SERVICES = {
     Category: (category_create, category_update),
     ResponseTarget: (response_target_create, response_target_update),
     EscalationRule: (escalation_rule_create, escalation_rule_update),
     MessageTemplate: (message_template_create, message_template_update),
+    Obligation: (obligation_create, obligation_update),
 }

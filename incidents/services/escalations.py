@@ -44,7 +44,9 @@ def incident_escalate(
     )
 
 
-def _escalate(*, incident, actor, level, reason, to_user, to_group, automatic, rule):
+def _escalate(
+    *, incident, actor, level, reason, to_user, to_group, automatic, rule, obligation_id=None
+):
     """The escalation itself, on a locked incident, without asking the actor's permission
     (`incident_escalate` asks; the escalation timer acts whoever runs it)."""
     if (to_user is None) == (to_group is None):
@@ -62,6 +64,7 @@ def _escalate(*, incident, actor, level, reason, to_user, to_group, automatic, r
         escalated_by=actor,
         automatic=automatic,
         rule=rule,
+        obligation_id=obligation_id,
     )
     audited_save(
         escalation, actor=actor, reason="Automatic escalation" if automatic else "Escalated"

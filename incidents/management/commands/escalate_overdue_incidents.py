@@ -11,7 +11,7 @@ from incidents import services
 class Command(BaseCommand):
     help = (
         "Escalate, by the escalation rules, every open incident not acknowledged within its "
-        "priority's target. Idempotent and safe to run on several machines at once."
+        "priority's target, and every open incident with a notification obligation breached. Idempotent and safe to run on several machines at once."
     )
 
     def add_arguments(self, parser):
@@ -24,6 +24,8 @@ class Command(BaseCommand):
         actor = resolve_actor(user)
         with acting_as(actor):
             created = services.escalate_overdue(actor=actor)
+            # Notification obligations past their due time, unsubmitted: once each.
+            created += services.escalate_breached_obligations(actor=actor)
             # The same cron retries failed emails (escalations above all): django-tasks does not.
             retried = resend_due()
         for escalation in created:

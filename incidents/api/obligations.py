@@ -1,0 +1,124 @@
+"""The API of an incident's notification obligations: read them with their states, submit one.
+
+Mixed into `IncidentViewSet`: the incident is found as for its other nested lists, among
+those its reader sees in full (`queries.fully_visible_incidents`), so a confidential
+incident's obligations are a 404 outside its team, as the incident is.
+"""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+
+from core.parsing import parse_id
+from incidents import queries, services
+from incidents.models import Obligation
+
+
+class SubmissionSerializer(serializers.Serializer):
+    """What was sent for an obligation (`POST …/submit/`'s input; in each obligation's
+    `submission` when it has been)."""
+
+    submitted_at = serializers.DateTimeField(
+        required=False, help_text="When it was sent (default now; not in the future)."
+    )
+    recipient = serializers.CharField(max_length=200, help_text="To whom it was sent.")
+    reference = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Its reference at the authority.",
+    )
+    text = serializers.CharField(
+        max_length=100_000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="What was sent (or name an attachment).",
+    )
+    attachment = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The attachment sent, by name or link.",
+    )
+    submitted_by = serializers.IntegerField(
+        source="submitted_by_id", read_only=True, help_text="Who recorded it (user id)."
+    )
+
+
+class IncidentObligationSerializer(serializers.Serializer):
+    """One obligation of an incident and how it stands (docs/incidents.md §Notification
+    obligations): `state` is pending, at_risk, breached, met, missed or not_applicable;
+    `due_at` is null while its clock has not started (the previous deliverable unsent)."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    authority = serializers.CharField()
+    deliverable = serializers.ChoiceField(choices=Obligation.Deliverable.choices)
+    anchor = serializers.ChoiceField(choices=Obligation.Anchor.choices)
+    state = serializers.ChoiceField(choices=[(s, s) for s in queries.OBLIGATION_STATES])
+    due_at = serializers.DateTimeField(allow_null=True)
+    submission = serializers.SerializerMethodField()
+    not_applicable_reason = serializers.SerializerMethodField()
+
+    def get_submission(self, obligation) -> SubmissionSerializer(allow_null=True):
+        submission = self.context["submissions"].get(obligation.pk)
+        return None if submission is None else SubmissionSerializer(submission).data
+
+    def get_not_applicable_reason(self, obligation) -> str | None:
+        waiver = self.context["waivers"].get(obligation.pk)
+        return None if waiver is None else waiver.reason
+
+
+def obligations_data(incident):
+    """The incident's obligations as the API shows them (three queries)."""
+    submissions, waivers = queries.obligation_records(incident)
+    context = {"submissions": submissions, "waivers": waivers}
+    rows = queries.incident_obligations(incident)
+    return IncidentObligationSerializer(rows, many=True, context=context).data
+
+
+class ObligationActionsMixin:
+    """`…/obligations/` and `…/obligations/{obligation_id}/submit/` of IncidentViewSet."""
+
+    @extend_schema(responses=IncidentObligationSerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def obligations(self, request, pk=None):
+        """The incident's notification obligations with their states and due times."""
+        return Response(obligations_data(self.get_object()))
+
+    @extend_schema(
+        request=SubmissionSerializer,
+        responses={201: IncidentObligationSerializer(many=True)},
+        filters=False,
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"obligations/(?P<obligation_id>[0-9]+)/submit",
+        filter_backends=[],
+    )
+    def obligation_submit(self, request, pk=None, obligation_id=None):
+        """Record what was sent for one obligation; answers with all of them. 400: no
+        recipient, no text or attachment, a time in the future or before the incident
+        occurred, an obligation of another category; 409: sent already, not applicable, or
+        the deliverable it follows not sent yet."""
+        incident = self.get_object()
+        obligation_pk = parse_id(obligation_id)
+        if obligation_pk is None:
+            raise NotFound
+        obligation = get_object_or_404(Obligation, pk=obligation_pk)
+        serializer = SubmissionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.obligation_submit(
+            incident=incident,
+            obligation=obligation,
+            actor=request.user,
+            **serializer.validated_data,
+        )
+        return Response(obligations_data(incident), status=status.HTTP_201_CREATED)

@@ -1,0 +1,273 @@
+"""Notification obligations: their clocks (GDPR, NIS2, DORA), states, submissions, not
+applicable with a reason, the list filter, the dashboard count and the escalation timer."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from core.errors import Conflict, InvalidInput, NotPermitted
+from incidents import queries, services
+from incidents.demo import seed_obligations
+from incidents.history_visibility import history_rules
+from incidents.models import Category, Escalation, Obligation, ObligationSubmission
+from tests import factories
+from tests.incidents import factories as f
+
+H = datetime.timedelta(hours=1)
+
+
+def seeded():
+    for name in ("Privacy", "Security", "Availability"):
+        Category.objects.get_or_create(name=name)
+    seed_obligations(factories.coordinator(username="seeder"))
+    return {o.name.split(" ")[0] + ":" + o.deliverable: o for o in Obligation.objects.all()}
+
+
+def states(incident, now=None):
+    incident.refresh_from_db()
+    return {o.name: (o.state, o.due_at) for o in queries.incident_obligations(incident, now=now)}
+
+
+def report(category, *, occurred_hours_ago=2, **kwargs):
+    return f.incident(category=Category.objects.get(name=category), occurred_hours_ago=occurred_hours_ago, **kwargs)
+
+
+GDPR = "GDPR Art. 33 personal-data breach notification"
+EARLY = "NIS2 Art. 23 early warning"
+NOTIFY = "NIS2 Art. 23 incident notification"
+FINAL = "NIS2 Art. 23 final report"
+DORA = "DORA major ICT-related incident initial notification"
+
+
+@pytest.mark.django_db
+def test_gdpr_is_due_72_hours_after_the_organisation_became_aware(coordinator):
+    seeded()
+    incident = report("Privacy", occurred_hours_ago=20)
+    state, due = states(incident)[GDPR]
+    assert state == "pending" and due == incident.reported_at + 72 * H
+    aware = incident.reported_at - 10 * H
+    services.incident_set_aware(incident=incident, actor=coordinator, aware_at=aware, reason="Alert seen in the SIEM")
+    assert states(incident)[GDPR][1] == aware + 72 * H
+    incident.refresh_from_db()
+    assert incident.history.first().history_change_reason == "Became aware: Alert seen in the SIEM"
+
+
+@pytest.mark.django_db
+def test_aware_time_needs_a_reason_and_cannot_be_future_or_before_it_occurred(coordinator):
+    seeded()
+    incident = report("Privacy")
+    with pytest.raises(InvalidInput, match="Say why"):
+        services.incident_set_aware(incident=incident, actor=coordinator, aware_at=incident.reported_at, reason=" ")
+    with pytest.raises(InvalidInput, match="future"):
+        services.incident_set_aware(incident=incident, actor=coordinator, aware_at=timezone.now() + 2 * H, reason="x")
+    with pytest.raises(InvalidInput, match="before the incident occurred"):
+        services.incident_set_aware(incident=incident, actor=coordinator, aware_at=incident.occurred_at - H, reason="x")
+    with pytest.raises(NotPermitted):
+        services.incident_set_aware(incident=incident, actor=factories.staff(), aware_at=incident.reported_at, reason="x")
+
+
+@pytest.mark.django_db
+def test_nis2_chain_early_warning_notification_and_final_a_month_after_the_notification(coordinator):
+    seeded()
+    incident = report("Security")
+    found = states(incident)
+    assert found[EARLY] == ("pending", incident.reported_at + 24 * H)
+    assert found[NOTIFY] == ("pending", incident.reported_at + 72 * H)
+    assert found[FINAL] == ("pending", None)  # waits for the notification
+    obligations = {o.name: o for o in Obligation.objects.all()}
+    with pytest.raises(Conflict, match="first"):
+        services.obligation_submit(incident=incident, obligation=obligations[FINAL], actor=coordinator, recipient="CSIRT", text="x")
+    sent = datetime.datetime(2026, 1, 31, 12, 0, tzinfo=datetime.UTC)
+    incident.occurred_at = sent - 5 * H  # a January incident: the month ends in February
+    incident.save()
+    incident.reported_at = sent - 4 * H
+    incident.save()
+    services.obligation_submit(
+        incident=incident, obligation=obligations[NOTIFY], actor=coordinator,
+        recipient="CSIRT", reference="IN-1", text="Notification", submitted_at=sent,
+    )
+    found = states(incident, now=sent + H)
+    assert found[NOTIFY][0] == "met"
+    assert found[FINAL] == ("pending", datetime.datetime(2026, 2, 28, 12, 0, tzinfo=datetime.UTC))
+    assert states(incident, now=datetime.datetime(2026, 3, 1, tzinfo=datetime.UTC))[FINAL][0] == "breached"
+
+
+@pytest.mark.django_db
+def test_dora_is_due_4_hours_after_classification_at_most_24_hours_after_awareness(coordinator):
+    seeded()
+    incident = report("Availability")
+    assert states(incident)[DORA] == ("pending", incident.reported_at + 24 * H)  # until classified: the cap
+    incident = services.incident_classify_major(incident=incident, actor=coordinator, reason="Payments down")
+    classified = incident.classified_major_at
+    assert states(incident)[DORA][1] == classified + 4 * H
+    with pytest.raises(Conflict):
+        services.incident_classify_major(incident=incident, actor=coordinator, reason="again")
+    # Classified late (22 h after awareness): the 24 h cap comes first.
+    later = report("Availability", occurred_hours_ago=30)
+    services.incident_set_aware(incident=later, actor=coordinator, aware_at=later.reported_at - 22 * H, reason="Monitoring alert")
+    later = services.incident_classify_major(incident=later, actor=coordinator, reason="Major")
+    later.refresh_from_db()
+    assert states(later)[DORA][1] == later.aware_at + 24 * H
+
+
+@pytest.mark.django_db
+def test_each_state(coordinator):
+    seeded()
+    incident = report("Privacy")
+    reported = incident.reported_at
+    assert states(incident, now=reported + H)[GDPR][0] == "pending"
+    assert states(incident, now=reported + 60 * H)[GDPR][0] == "at_risk"  # past 75 % of 72 h
+    assert states(incident, now=reported + 73 * H)[GDPR][0] == "breached"
+    gdpr = Obligation.objects.get(name=GDPR)
+    services.obligation_submit(incident=incident, obligation=gdpr, actor=coordinator, recipient="DPA", text="Report")
+    assert states(incident)[GDPR][0] == "met"
+    late = report("Privacy", occurred_hours_ago=100)
+    services.incident_set_aware(incident=late, actor=coordinator, aware_at=late.reported_at - 80 * H, reason="Found in audit")
+    services.obligation_submit(incident=late, obligation=gdpr, actor=coordinator, recipient="DPA", text="Late report")
+    assert states(late)[GDPR][0] == "missed"
+    cancelled = report("Privacy")
+    services.incident_transition(incident=cancelled, actor=coordinator, status="cancelled", reason="Duplicate")
+    assert states(cancelled)[GDPR][0] == "not_applicable"
+
+
+@pytest.mark.django_db
+def test_not_applicable_needs_a_reason_and_is_recorded(coordinator):
+    seeded()
+    incident = report("Privacy")
+    gdpr = Obligation.objects.get(name=GDPR)
+    with pytest.raises(InvalidInput, match="Say why"):
+        services.obligation_not_applicable(incident=incident, obligation=gdpr, actor=coordinator, reason="")
+    waiver = services.obligation_not_applicable(incident=incident, obligation=gdpr, actor=coordinator, reason="No personal data")
+    assert states(incident, now=incident.reported_at + 100 * H)[GDPR][0] == "not_applicable"
+    assert waiver.history.first().history_user == coordinator
+    assert waiver.history.first().history_change_reason == "Not applicable: No personal data"
+    with pytest.raises(Conflict):
+        services.obligation_submit(incident=incident, obligation=gdpr, actor=coordinator, recipient="DPA", text="x")
+
+
+@pytest.mark.django_db
+def test_a_submission_is_audited_and_on_the_timeline(coordinator):
+    seeded()
+    incident = report("Privacy")
+    gdpr = Obligation.objects.get(name=GDPR)
+    with pytest.raises(InvalidInput, match="to whom"):
+        services.obligation_submit(incident=incident, obligation=gdpr, actor=coordinator, recipient=" ", text="x")
+    submission = services.obligation_submit(
+        incident=incident, obligation=gdpr, actor=coordinator, recipient="DPA", reference="DPA-7", text="What happened"
+    )
+    record = submission.history.first()
+    assert record.history_user == coordinator and record.history_change_reason == f"Submitted: {GDPR}"
+    assert submission.submitted_by == coordinator
+    assert incident.timeline.filter(text__contains="DPA-7").exists()
+    with pytest.raises(Conflict):
+        services.obligation_submit(incident=incident, obligation=gdpr, actor=coordinator, recipient="DPA", text="x")
+    other = Obligation.objects.get(name=EARLY)
+    with pytest.raises(InvalidInput, match="not one of"):
+        services.obligation_submit(incident=incident, obligation=other, actor=coordinator, recipient="x", text="x")
+
+
+@pytest.mark.django_db
+def test_the_list_filter_and_worst_state_run_in_one_query_at_two_sizes(coordinator, django_assert_num_queries):
+    seeded()
+    for size in (2, 6):
+        while queries.fully_visible_incidents(coordinator).count() < size:
+            report("Privacy", occurred_hours_ago=200)
+        later = timezone.now() + 100 * H
+        qs = queries.with_worst_obligation(
+            queries.fully_visible_incidents(coordinator).filter(queries.obligation_state_filter("breached", later)), later
+        )
+        with django_assert_num_queries(1):
+            rows = list(qs)
+        assert len(rows) == size and {r.obligation_state for r in rows} == {"breached"}
+    counts = queries.obligation_counts(coordinator, now=timezone.now() + 100 * H)
+    assert counts == {"breached": 6, "at_risk": 0}
+
+
+@pytest.mark.django_db
+def test_the_timer_escalates_a_breached_obligation_once(coordinator):
+    seeded()
+    incident = report("Privacy")
+    services.incident_update(incident=incident, actor=coordinator, incident_manager=coordinator)
+    system = factories.UserFactory(username="system")
+    assert services.escalate_breached_obligations(actor=system) == []
+    later = timezone.now() + 73 * H
+    first = services.escalate_breached_obligations(actor=system, now=later)
+    assert [(e.incident_id, e.to_user_id) for e in first] == [(incident.pk, coordinator.pk)]
+    assert first[0].obligation.name == GDPR and first[0].automatic
+    assert services.escalate_breached_obligations(actor=system, now=later) == []
+    assert Escalation.objects.count() == 1
+    assert ObligationSubmission.objects.count() == 0
+
+
+# -- API and admin ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_api_lists_and_submits_obligations_with_400s_for_bad_input(coordinator, api):
+    seeded()
+    incident = report("Privacy")
+    gdpr = Obligation.objects.get(name=GDPR)
+    client = api(coordinator)
+    url = f"/api/v1/incidents/{incident.pk}/obligations/"
+    body = client.get(url).json()
+    assert [(o["name"], o["state"], o["submission"]) for o in body] == [(GDPR, "pending", None)]
+    assert body[0]["due_at"] is not None
+    submit = f"{url}{gdpr.pk}/submit/"
+    assert client.post(submit, {"text": "x"}, format="json").status_code == 400  # no recipient
+    assert client.post(submit, {"recipient": "DPA"}, format="json").status_code == 400  # nothing sent
+    assert client.post(submit, {"recipient": "D\x00PA", "text": "x"}, format="json").status_code == 400
+    assert client.post(submit, {"recipient": "DPA" * 100, "text": "x"}, format="json").status_code == 400
+    future = (timezone.now() + 5 * H).isoformat()
+    assert client.post(submit, {"recipient": "DPA", "text": "x", "submitted_at": future}, format="json").status_code == 400
+    assert client.post(f"{url}999999/submit/", {"recipient": "DPA", "text": "x"}, format="json").status_code == 404
+    other = Obligation.objects.get(name=EARLY)
+    assert client.post(f"{url}{other.pk}/submit/", {"recipient": "x", "text": "x"}, format="json").status_code == 400
+    response = client.post(submit, {"recipient": "DPA", "reference": "DPA-1", "text": "Report"}, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()[0]["state"] == "met"
+    assert response.json()[0]["submission"]["reference"] == "DPA-1"
+    assert client.post(submit, {"recipient": "DPA", "text": "again"}, format="json").status_code == 409
+    assert api(factories.staff()).post(submit, {"recipient": "DPA", "text": "x"}, format="json").status_code in (403, 404)
+
+
+@pytest.mark.django_db
+def test_a_confidential_incidents_obligations_follow_its_visibility(coordinator, api, client, compliance_user, superuser):
+    seeded()
+    incident = report("Privacy", confidential=True)
+    outsider = factories.coordinator(username="outsider")
+    gdpr = Obligation.objects.get(name=GDPR)
+    url = f"/api/v1/incidents/{incident.pk}/obligations/"
+    assert api(outsider).get(url).status_code == 404
+    assert api(outsider).post(f"{url}{gdpr.pk}/submit/", {"recipient": "x", "text": "x"}, format="json").status_code == 404
+    with pytest.raises(NotPermitted):
+        services.obligation_submit(incident=incident, obligation=gdpr, actor=outsider, recipient="x", text="x")
+    assert api(compliance_user).get(url).status_code == 200
+    client.force_login(outsider)
+    assert client.get(f"/admin/incidents/incident/{incident.pk}/obligations/{gdpr.pk}/submit/").status_code == 404
+    assert client.get(f"/admin/incidents/incident/{incident.pk}/aware/").status_code == 404
+    # The audit log: the submission's history is hidden with the incident.
+    services.obligation_submit(incident=incident, obligation=gdpr, actor=superuser, recipient="x", text="x")
+    rules = history_rules(outsider)
+    assert not rules[ObligationSubmission].visible(ObligationSubmission.history.all()).exists()
+    assert ObligationSubmission.history.count() == 1
+
+
+@pytest.mark.django_db
+def test_admin_page_shows_obligations_and_records_a_submission(coordinator, client):
+    seeded()
+    incident = report("Privacy")
+    gdpr = Obligation.objects.get(name=GDPR)
+    client.force_login(coordinator)
+    page = client.get(f"/admin/incidents/incident/{incident.pk}/change/").content.decode()
+    assert "Notification obligations" in page and GDPR in page and "pending" in page
+    assert "UTC" in page
+    url = f"/admin/incidents/incident/{incident.pk}/obligations/{gdpr.pk}/submit/"
+    response = client.post(url, {"recipient": "DPA", "reference": "R-9", "text": "Report"})
+    assert response.status_code == 302
+    assert ObligationSubmission.objects.get().reference == "R-9"
+    listing = client.get("/admin/incidents/incident/?obligation=met").content.decode()
+    assert incident.reference in listing
+    assert incident.reference not in client.get("/admin/incidents/incident/?obligation=breached").content.decode()
+    dashboard = client.get("/admin/incidents/incident/dashboard/").content.decode()
+    assert "Notification obligations breached" in dashboard
