@@ -32,16 +32,33 @@ Cost
 
 import datetime
 
-from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q
-from django.db.models.functions import TruncMonth
+from django.db.models import (
+    Avg,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
 from core.durations import duration_words
 
 from .models import OPEN_STATUSES, Action, Escalation
 from .queries import (
+    BREACHED,
+    MET,
+    MISSED,
     TARGET_PHASES,
+    IncidentSource,
+    fully_ready,
     fully_visible_incidents,
+    obligation_states,
     past_due_actions,
     reopened,
     targets_by_priority,
@@ -174,16 +191,56 @@ def _by_plan_version(qs, measures):
 
 
 # -- obligations ---------------------------------------------------------------
-# OBLIGATIONS HOOK: the share of (regulatory / contractual) obligations met belongs here once
-# the obligations models land (issue 14, another branch). Compute it over `qs` with ONE
-# aggregate query (obligations of incidents in `qs`, met by their deadline), return a dict
-# such as {"due": n, "met": n, "met_percent": x}, and the dashboard and the API show it under
-# "obligations_met". Until then it returns None and neither shows anything.
+
+
+def _obligations_in(state):
+    """Per incident: how many of its obligations are in `state` (a correlated subquery over
+    queries.obligation_states, the one rule of the states)."""
+    rows = (
+        obligation_states(IncidentSource())
+        .filter(state=state)
+        .annotate(one=Value(1))
+        .values("one")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(rows[:1], output_field=IntegerField()), 0)
 
 
 def obligations_met(qs):
-    """The obligations met over the incidents `qs` (None: not tracked yet, see above)."""
-    return None
+    """The notification obligations of the incidents `qs` that fell due: met (sent by the
+    deadline), missed (sent late) and breached (past it, unsent); `met_percent` of those due.
+    Pending, at-risk and not-applicable obligations are not yet (or never) due. One query."""
+    counts = qs.annotate(
+        ob_met=_obligations_in(MET),
+        ob_missed=_obligations_in(MISSED),
+        ob_breached=_obligations_in(BREACHED),
+    ).aggregate(met=Sum("ob_met"), missed=Sum("ob_missed"), breached=Sum("ob_breached"))
+    met, missed, breached = (counts[k] or 0 for k in ("met", "missed", "breached"))
+    due = met + missed + breached
+    return {
+        "due": due,
+        "met": met,
+        "missed": missed,
+        "breached": breached,
+        "met_percent": None if not due else round(100 * met / due, 1),
+    }
+
+
+def readiness(qs):
+    """Incidents handled by a team fully current on its plan (queries.fully_ready: everyone
+    who took a part had signed the plan version in force and was current on its training),
+    of the incidents with any readiness recorded. One query."""
+    counts = qs.aggregate(
+        recorded=Count("pk", filter=Q(readiness__isnull=False), distinct=True),
+        ready=Count("pk", filter=Q(pk__in=fully_ready(qs.model.objects.all()).values("pk"))),
+    )
+    recorded, ready = counts["recorded"], counts["ready"]
+    return {
+        "recorded": recorded,
+        "fully_ready": ready,
+        "fully_ready_percent": None if not recorded else round(100 * ready / recorded, 1),
+    }
 
 
 # -- the read ------------------------------------------------------------------
@@ -257,6 +314,8 @@ def incident_metrics(user, since=None, until=None, zone=None):
         "automatic_escalations": escalations["automatic"],
         "reopened": totals["reopened"],
         "open_actions_past_due": overdue_actions,
+        "obligations_met": obligations_met(qs),
+        "readiness": readiness(qs),
         "breakdowns": breakdowns,
     }
     return result

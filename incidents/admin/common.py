@@ -126,6 +126,28 @@ class ReopenedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ReadinessFilter(admin.SimpleListFilter):
+    """Incidents handled by a team fully current on its plan (queries.fully_ready), or not."""
+
+    title = "responder readiness"
+    parameter_name = "readiness"
+
+    def lookups(self, request, model_admin):
+        return (
+            ("ready", "Everyone ready (plan signed, training current)"),
+            ("not_ready", "Someone not ready"),
+        )
+
+    def queryset(self, request, queryset):
+        if self.value() == "ready":
+            return queries.fully_ready(queryset)
+        if self.value() == "not_ready":
+            return queryset.filter(readiness__isnull=False).exclude(
+                pk__in=queries.fully_ready(queryset.model.objects.all()).values("pk")
+            ).distinct()
+        return queryset
+
+
 class PastDueFilter(admin.SimpleListFilter):
     """Actions still to do whose due date has passed (the dashboard's "open actions past due")."""
 

@@ -165,6 +165,19 @@ def _tiles(m, since, until):
             **of_incidents,
         ),
         tile(
+            "Notification obligations met",
+            _percent(m["obligations_met"]["met_percent"]),
+            f"{m['obligations_met']['met']} of {m['obligations_met']['due']} due; "
+            f"{m['obligations_met']['breached']} breached",
+            obligation="breached",
+        ),
+        tile(
+            "Handled by a team fully current on its plan",
+            _percent(m["readiness"]["fully_ready_percent"]),
+            f"{m['readiness']['fully_ready']} of {m['readiness']['recorded']} incidents",
+            readiness="ready",
+        ),
+        tile(
             "Open actions past due",
             m["open_actions_past_due"],
             "",

@@ -43,6 +43,7 @@ from .common import (
     KnownPeopleInline,
     OpenFilter,
     PlanVersionFilter,
+    ReadinessFilter,
     ReopenedFilter,
     TargetStateFilter,
     for_each,
@@ -236,6 +237,7 @@ class IncidentAdmin(EvidenceBundleAdmin, IncidentObligationsMixin, IncidentWorks
         ("reported_at", admin.DateFieldListFilter),
         ReopenedFilter,
         PlanVersionFilter,
+        ReadinessFilter,
     )
     list_select_related = ("category", "incident_manager")
     manager = person_column("incident_manager", "manager")

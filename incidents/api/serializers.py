@@ -336,6 +336,23 @@ class CategoryCountSerializer(serializers.Serializer):
     count = serializers.IntegerField()
 
 
+class ObligationsMetSerializer(serializers.Serializer):
+    due = serializers.IntegerField(help_text="Obligations that fell due: met + missed + breached.")
+    met = serializers.IntegerField(help_text="Sent by their deadline.")
+    missed = serializers.IntegerField(help_text="Sent after their deadline.")
+    breached = serializers.IntegerField(help_text="Past their deadline, not sent.")
+    met_percent = serializers.FloatField(allow_null=True)
+
+
+class ReadinessMetricsSerializer(serializers.Serializer):
+    recorded = serializers.IntegerField(help_text="Incidents with any readiness recorded.")
+    fully_ready = serializers.IntegerField(
+        help_text="Of those, handled by a team fully current on its plan: everyone who took a "
+        "part had acknowledged the plan version in force and was current on its training."
+    )
+    fully_ready_percent = serializers.FloatField(allow_null=True)
+
+
 class MetricsSerializer(serializers.Serializer):
     """The incident metrics (docs/incidents.md §Metrics) over the incidents you may see."""
 
@@ -367,6 +384,8 @@ class MetricsSerializer(serializers.Serializer):
     automatic_escalations = serializers.IntegerField()
     reopened = serializers.IntegerField()
     open_actions_past_due = serializers.IntegerField()
+    obligations_met = ObligationsMetSerializer()
+    readiness = ReadinessMetricsSerializer()
     breakdowns = BreakdownsSerializer()
 
 

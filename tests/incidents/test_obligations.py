@@ -271,3 +271,20 @@ def test_admin_page_shows_obligations_and_records_a_submission(coordinator, clie
     assert incident.reference not in client.get("/admin/incidents/incident/?obligation=breached").content.decode()
     dashboard = client.get("/admin/incidents/incident/dashboard/").content.decode()
     assert "Notification obligations breached" in dashboard
+
+
+@pytest.mark.django_db
+def test_the_metrics_count_obligations_met_missed_and_breached(coordinator, api):
+    """The dashboard's and the API's "obligations met": of those that fell due."""
+    seeded()
+    gdpr = Obligation.objects.get(name=GDPR)
+    on_time = report("Privacy")
+    services.obligation_submit(incident=on_time, obligation=gdpr, actor=coordinator, recipient="DPA", text="Report")
+    late = report("Privacy", occurred_hours_ago=100)
+    services.incident_set_aware(incident=late, actor=coordinator, aware_at=late.reported_at - 80 * H, reason="Found in audit")
+    services.obligation_submit(incident=late, obligation=gdpr, actor=coordinator, recipient="DPA", text="Late")
+    forgotten = report("Privacy", occurred_hours_ago=100)
+    services.incident_set_aware(incident=forgotten, actor=coordinator, aware_at=forgotten.reported_at - 80 * H, reason="Found in audit")
+    report("Privacy")  # pending: not yet due, not counted
+    figures = api(coordinator).get("/api/v1/metrics/incidents/").json()["obligations_met"]
+    assert figures == {"due": 3, "met": 1, "missed": 1, "breached": 1, "met_percent": 33.3}

@@ -129,3 +129,19 @@ def test_the_team_inline_shows_readiness_when_joined(client, coordinator, plan, 
     page = client.get(f"/admin/incidents/incident/{case.pk}/change/").content.decode()
     assert "readiness when joined" in page.lower()
     assert "Not ready: plan not acknowledged; never on Breach drill" in page
+
+
+def test_the_metrics_count_incidents_handled_by_a_fully_ready_team(api, client, coordinator, plan, case):
+    ready = factories.staff(username="r1")
+    _sign(ready, plan["version"])
+    tf.complete(ready, plan["course"], timezone.now() - datetime.timedelta(days=1))
+    services.team_member_add(incident=case, actor=coordinator, user=ready)
+    other = f.incident(category=f.category("Privacy", plan=plan["plan"]))
+    services.team_member_add(incident=other, actor=coordinator, user=factories.staff(username="r2"))
+    figures = api(coordinator).get("/api/v1/metrics/incidents/").json()
+    assert figures["readiness"] == {"recorded": 2, "fully_ready": 1, "fully_ready_percent": 50.0}
+    client.force_login(coordinator)
+    listed = client.get("/admin/incidents/incident/?readiness=ready").context["cl"].result_count
+    assert listed == 1
+    listed = client.get("/admin/incidents/incident/?readiness=not_ready").context["cl"].result_count
+    assert listed == 1
