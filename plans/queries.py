@@ -34,7 +34,7 @@ from core.people import FORMER_STAFF, current_staff, is_current_staff
 from core.text import normalise_newlines
 from core.workflow import may_become
 
-from .models import Acknowledgement, Plan, PlanChangeRequest, PlanVersion, Section
+from .models import Acknowledgement, Plan, PlanChangeRequest, PlanVersion, Section, Signature
 
 User = get_user_model()
 VISIBLE_TO_EVERYONE = (PlanVersion.Status.PUBLISHED, PlanVersion.Status.SUPERSEDED)
@@ -360,6 +360,19 @@ def acknowledgements_for(user):
     qs = Acknowledgement.objects.select_related("user", "version", "version__plan")
     if not can_see_all_acknowledgements(user):
         qs = qs.filter(user=user)
+    return qs
+
+
+def signatures_of(version, user=None):
+    """The electronic signatures on `version` (one query), oldest first.
+
+    Whoever may see the version sees its review-step signatures; acknowledgement
+    signatures follow `acknowledgements_for`: one's own, or everyone's for compliance
+    staff and coordinators (who acknowledged is not for every reader of the plan).
+    """
+    qs = Signature.objects.filter(version=version).order_by("signed_at", "id")
+    if user is not None and not can_see_all_acknowledgements(user):
+        qs = qs.filter(Q(acknowledgement__isnull=True) | Q(signer=user))
     return qs
 
 

@@ -30,6 +30,7 @@ GUARD_MIGRATIONS = (
     "plans.migrations.0002_immutability_triggers",
     "plans.migrations.0004_replace_and_truncate_guards",
     "plans.migrations.0007_review_and_stamp_guards",
+    "plans.migrations.0012_signature_guards",
 )
 
 

@@ -5,6 +5,7 @@ import pytest
 from plans import services
 from tests import factories
 from tests.plans.factories import draft_of, fill, make_plan, publish, published_plan
+from tests.signing import signer_proof
 
 pytestmark = pytest.mark.django_db
 
@@ -79,6 +80,7 @@ def test_delete_is_405_everywhere(api, coordinator, approver):
     ack, _ = services.acknowledgement_create(
         version=version,
         actor=plan.owner,
+        proof=signer_proof(plan.owner),
         full_name=plan.owner.get_full_name(),
         content_hash=version.content_hash,
     )
@@ -287,6 +289,7 @@ def test_pending_and_own_acknowledgements(api, approver, compliance_user):
     services.acknowledgement_create(
         version=version,
         actor=author,
+        proof=signer_proof(author),
         full_name=author.get_full_name(),
         content_hash=version.content_hash,
     )
@@ -309,6 +312,7 @@ def test_acknowledgement_history_is_for_compliance(api, approver, compliance_use
     ack, _ = services.acknowledgement_create(
         version=version,
         actor=author,
+        proof=signer_proof(author),
         full_name=author.get_full_name(),
         content_hash=version.content_hash,
     )
@@ -399,6 +403,7 @@ def test_acknowledgement_list_costs_the_same_at_any_size(
         services.acknowledgement_create(
             version=version,
             actor=person,
+            proof=signer_proof(person),
             full_name=person.get_full_name(),
             content_hash=version.content_hash,
         )
@@ -482,6 +487,7 @@ def test_delete_is_405_for_every_role(api, approver, coordinator, compliance_use
     ack, _ = services.acknowledgement_create(
         version=version,
         actor=plan.owner,
+        proof=signer_proof(plan.owner),
         full_name=plan.owner.get_full_name(),
         content_hash=version.content_hash,
     )
