@@ -97,12 +97,12 @@ def test_workflow_buttons_call_the_services_and_show_refusals(client, coordinato
     version = fill(draft_of(make_plan(author=coordinator)), coordinator)
     client.force_login(coordinator)
     url = reverse("admin:plans_planversion_workflow", args=[version.pk])
-    client.post(url, {"step": "submit", "comment": "ready"})
+    client.post(url, {"password": "pw", "step": "submit", "comment": "ready"})
     version.refresh_from_db()
     assert version.status == "in_review"
     assert version.reviews.last().comment == "ready"
     # The coordinator lacks the approver role: refused with a message, nothing changes.
-    response = client.post(url, {"step": "approve"})
+    response = client.post(url, {"password": "pw", "step": "approve"})
     assert response.status_code == 302
     assert any("approver role" in str(m) for m in get_messages(response.wsgi_request))
     both = factories.UserFactory(
@@ -114,16 +114,16 @@ def test_workflow_buttons_call_the_services_and_show_refusals(client, coordinato
     services.section_update(section=version.sections.first(), actor=both, body="both edited")
     services.version_submit(version=version, actor=coordinator, proof=signer_proof(coordinator))
     client.force_login(both)
-    response = client.post(url, {"step": "approve"})
+    response = client.post(url, {"password": "pw", "step": "approve"})
     messages = [str(m) for m in get_messages(response.wsgi_request)]
     assert any("may not approve" in m for m in messages)
     client.force_login(approver)
-    client.post(url, {"step": "approve", "comment": "ok"})
-    client.post(url, {"step": "publish"})
+    client.post(url, {"password": "pw", "step": "approve", "comment": "ok"})
+    client.post(url, {"password": "pw", "step": "publish"})
     version.refresh_from_db()
     assert version.status == "published"
     assert client.get(url).status_code == 405
-    client.post(url, {"step": "nonsense"})
+    client.post(url, {"password": "pw", "step": "nonsense"})
 
 
 def test_new_draft_button(client, approver):

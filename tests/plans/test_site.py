@@ -65,7 +65,12 @@ def test_acknowledging_through_the_form_shows_a_receipt(client, member, publishe
     client.force_login(member)
     response = client.post(
         reverse("plans:acknowledge", args=[published.pk]),
-        {"agree": "on", "full_name": "sam staff", "content_hash": published.content_hash},
+        {
+            "agree": "on",
+            "password": "pw",
+            "full_name": "sam staff",
+            "content_hash": published.content_hash,
+        },
         REMOTE_ADDR="10.1.2.3",
         HTTP_USER_AGENT="PhoneBrowser/1.0",
     )
@@ -83,12 +88,20 @@ def test_form_errors_are_shown_and_nothing_is_saved(client, member, published):
     client.force_login(member)
     url = reverse("plans:acknowledge", args=[published.pk])
     wrong_name = client.post(
-        url, {"agree": "on", "full_name": "Not Me", "content_hash": published.content_hash}
+        url,
+        {
+            "agree": "on",
+            "password": "pw",
+            "full_name": "Not Me",
+            "content_hash": published.content_hash,
+        },
     )
     assert wrong_name.status_code == 400 and "full name" in wrong_name.content.decode()
     unchecked = client.post(url, {"full_name": "Sam Staff", "content_hash": published.content_hash})
     assert unchecked.status_code == 400
-    stale = client.post(url, {"agree": "on", "full_name": "Sam Staff", "content_hash": "0" * 64})
+    stale = client.post(
+        url, {"agree": "on", "password": "pw", "full_name": "Sam Staff", "content_hash": "0" * 64}
+    )
     assert stale.status_code == 409 and "reload" in stale.content.decode()
     assert not Acknowledgement.objects.exists()
 
