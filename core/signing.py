@@ -102,6 +102,9 @@ def authenticate_signer(request, user, password=None):
             request=django_request, username=user.get_username(), password=password
         )
         if getattr(django_request, "axes_locked_out", False):
+            # Axes recorded the lockout (sign-in stays locked); the signature's answer is
+            # ours, 403 with a message, not the middleware's sign-in lockout page.
+            django_request.axes_locked_out = False
             raise SignatureRefused(
                 "Too many wrong passwords: signing and sign-in are locked for a while.",
                 field="password",
