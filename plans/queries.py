@@ -363,17 +363,21 @@ def acknowledgements_for(user):
     return qs
 
 
-def signatures_of(version, user=None):
-    """The electronic signatures on `version` (one query), oldest first.
-
-    Whoever may see the version sees its review-step signatures; acknowledgement
-    signatures follow `acknowledgements_for`: one's own, or everyone's for compliance
-    staff and coordinators (who acknowledged is not for every reader of the plan).
-    """
-    qs = Signature.objects.filter(version=version).order_by("signed_at", "id")
-    if user is not None and not can_see_all_acknowledgements(user):
+def signatures_visible_to(user, signatures=None):
+    """The electronic signatures `user` may read: those on versions they may see; of those,
+    every review-step signature, and acknowledgement signatures as `acknowledgements_for`
+    (one's own, or everyone's for compliance staff and coordinators: who acknowledged is
+    not for every reader of the plan)."""
+    qs = Signature.objects.all() if signatures is None else signatures
+    qs = qs.filter(version__in=visible_versions(user).values("pk"))
+    if not can_see_all_acknowledgements(user):
         qs = qs.filter(Q(acknowledgement__isnull=True) | Q(signer=user))
     return qs
+
+
+def signatures_of(version, user):
+    """The signatures on `version` that `user` may read (one query), oldest first."""
+    return signatures_visible_to(user).filter(version=version).order_by("signed_at", "id")
 
 
 class ComplianceState:

@@ -2,7 +2,6 @@
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -70,10 +69,7 @@ class SignatureInline(ReadOnlyInline, admin.TabularInline):
 
     def get_queryset(self, request):
         # Acknowledgements other than one's own only for those who see everyone's.
-        queryset = super().get_queryset(request)
-        if queries.can_see_all_acknowledgements(request.user):
-            return queryset
-        return queryset.filter(Q(acknowledgement__isnull=True) | Q(signer=request.user))
+        return queries.signatures_visible_to(request.user, super().get_queryset(request))
 
 
 @admin.register(PlanVersion)
