@@ -93,7 +93,9 @@ def test_staff_reads_acknowledges_and_sees_the_receipt(page, live_server, sign_i
     page.get_by_role("checkbox").check()
     page.get_by_label(re.compile("Your password", re.I)).fill("pw")
     page.get_by_role("button", name="Acknowledge").click()
-    expect(page.get_by_text(version.content_hash)).to_be_visible()
+    # The fingerprint twice: the acknowledgement's, and in the electronic signature's line.
+    expect(page.get_by_text(version.content_hash)).to_have_count(2)
+    expect(page.get_by_text("Electronic signature")).to_be_visible()
     shot(page, "self-service-receipt")
     ack = Acknowledgement.objects.get(user=staff, version=version)
     assert ack.content_hash == version.content_hash and ack.full_name == "Sam Staff"
