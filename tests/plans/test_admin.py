@@ -53,6 +53,8 @@ def draft_post_data(version, **changes):
             "sections-INITIAL_FORMS": len(sections),
             "reviews-TOTAL_FORMS": 0,
             "reviews-INITIAL_FORMS": 0,
+            "signatures-TOTAL_FORMS": 0,
+            "signatures-INITIAL_FORMS": 0,
         }
     )
     for i, section in enumerate(sections):
