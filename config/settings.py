@@ -412,6 +412,8 @@ INCIDENT_LATE_REPORT_HOURS = int(env("INCIDENT_LATE_REPORT_HOURS", "24"))
 # Share of a response target's time after which it counts as "at risk".
 INCIDENT_TARGET_AT_RISK_RATIO = float(env("INCIDENT_TARGET_AT_RISK_RATIO", "0.75"))
 ACKNOWLEDGEMENT_REMINDER_INTERVAL_DAYS = int(env("ACKNOWLEDGEMENT_REMINDER_INTERVAL_DAYS", "7"))
+# Electronic signatures without a password: how recent the provider re-authentication must be.
+SIGNING_REAUTH_SECONDS = int(env("SIGNING_REAUTH_SECONDS", "300"))
 TRAINING_DUE_SOON_DAYS = int(env("TRAINING_DUE_SOON_DAYS", "30"))
 TRAINING_REMINDER_INTERVAL_DAYS = int(env("TRAINING_REMINDER_INTERVAL_DAYS", "7"))
 # Evidence files (docs/incidents.md §Attachments): the largest accepted, in bytes (25 MiB), and

@@ -113,14 +113,22 @@ def check(source, out=print):
         + (f", {len(extra)} unlisted" if extra else ""))
 
     versions = [n for n in sorted(names) if n.rsplit("/", 1)[-1] == "plan_version.json"]
-    signatures_checked = 0
+    signatures_checked = earlier_rounds = 0
     for name in versions:
         version = read_json(source, name)
         if plan_fingerprint(version) != version.get("content_hash"):
             failures.append(f"{name}: the sections do not hash to its content_hash")
         folder = name.rsplit("/", 1)[0] + "/" if "/" in name else ""
         if folder + "signatures.json" in names:
-            for signature in read_json(source, folder + "signatures.json"):
+            signatures = read_json(source, folder + "signatures.json")
+            # A version sent back ("changes requested") was signed before over its earlier
+            # text: from the last send-back on, every signature is over the final text.
+            cut = max(
+                (n for n, s in enumerate(signatures) if s.get("meaning") == "changes_requested"),
+                default=-1,
+            )
+            earlier_rounds += cut + 1
+            for signature in signatures[cut + 1 :]:
                 signatures_checked += 1
                 if signature.get("content_hash") != version.get("content_hash"):
                     failures.append(
@@ -129,7 +137,9 @@ def check(source, out=print):
                         "was made over another fingerprint"
                     )
     out(f"2. plan fingerprints: {len(versions)} recomputed, "
-        f"{signatures_checked} signatures compared with them")
+        f"{signatures_checked} signatures compared with them"
+        + (f" ({earlier_rounds} made in earlier review rounds, over earlier text)"
+           if earlier_rounds else ""))
 
     rows = checked = withheld = links = 0
     newest, tables = {}, {}

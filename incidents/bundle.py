@@ -166,7 +166,10 @@ def incident_bundle(incident, reader):
     bundle.add("post_incident_report.pdf", lambda: [report_pdf(incident, record, review, reader)])
     if incident.plan_version_id is not None:
         add_version_files(
-            bundle, incident.plan_version, reader_zone=timezone.get_current_timezone_name()
+            bundle,
+            incident.plan_version,
+            reader,
+            reader_zone=timezone.get_current_timezone_name(),
         )
     bundle.add_history("history.jsonl", audit.scoped_sources(reader, history_scopes(incident)))
     return bundle

@@ -23,7 +23,7 @@ from django.utils import timezone
 from core import audit, bundles
 from core.people import person_label
 
-from .models import Acknowledgement, Plan, PlanVersion, Review, Section
+from .models import Acknowledgement, Plan, PlanVersion, Review, Section, Signature
 from .rendering import render_markdown
 
 FOLDER = "plan-version/"
@@ -92,18 +92,22 @@ def review_rows(version):
     ]
 
 
-def signature_rows(version):
-    """Every signature on the version: the acknowledgements' (each names the fingerprint it
-    was made over)."""
+def signature_rows(version, reader):
+    """Every signature on the version `reader` may read (queries.signatures_of: the review
+    steps', and acknowledgements as the acknowledgement rule allows), oldest first."""
+    from .queries import signatures_of
+
     return [
         {
-            "meaning": "acknowledged",
-            "printed_name": a["printed_name"],
-            "person": a["person"],
-            "signed_at": a["acknowledged_at"],
-            "content_hash": a["content_hash"],
+            "id": row.pk,
+            "meaning": row.meaning,
+            "printed_name": row.printed_name,
+            "person": _person(row.signer),
+            "signed_at": row.signed_at,
+            "content_hash": row.content_hash,
+            "method": row.method,
         }
-        for a in acknowledgement_rows(version)
+        for row in signatures_of(version, reader).select_related("signer")
     ]
 
 
@@ -114,6 +118,7 @@ def history_scopes(version):
         (Section, {"version_id": version.pk}),
         (Review, {"version_id": version.pk}),
         (Acknowledgement, {"version_id": version.pk}),
+        (Signature, {"version_id": version.pk}),
     ]
 
 
@@ -135,10 +140,10 @@ def version_pdf(version, record, signatures, reader_zone):
     return bundles.pdf(html)
 
 
-def add_version_files(bundle, version, *, folder=FOLDER, reader_zone="UTC"):
+def add_version_files(bundle, version, reader, *, folder=FOLDER, reader_zone="UTC"):
     """The version's files into `bundle` (also used by an incident's bundle)."""
     record = version_record(version)
-    signatures = signature_rows(version)
+    signatures = signature_rows(version, reader)
     bundle.add_json(folder + "plan_version.json", record)
     bundle.add_json(folder + "signatures.json", signatures)
     bundle.add_json(folder + "acknowledgements.json", acknowledgement_rows(version))
@@ -157,7 +162,7 @@ def version_bundle(version, reader):
         exported_by=person_label(reader),
         extra={"plan_version_id": version.pk, "content_hash": version.content_hash},
     )
-    add_version_files(bundle, version, reader_zone=timezone.get_current_timezone_name())
+    add_version_files(bundle, version, reader, reader_zone=timezone.get_current_timezone_name())
     bundle.add_history("history.jsonl", audit.scoped_sources(reader, history_scopes(version)))
     return bundle
 

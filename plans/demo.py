@@ -3,6 +3,7 @@
 from django.contrib.auth.models import Group
 
 from core.roles import STAFF
+from core.signing import system_proof
 
 from . import services
 from .models import Plan, PlanVersion
@@ -56,6 +57,11 @@ BODIES = {
 }
 
 
+def demo_proof(user):
+    """Demo signatures are the system's, marked so (method "system"): nobody typed a password."""
+    return system_proof(user, "demo data")
+
+
 def _edit(version, actor, bodies):
     for section in version.sections.all():
         if section.key in bodies:
@@ -66,6 +72,7 @@ def _ack(version, user):
     return services.acknowledgement_create(
         version=version,
         actor=user,
+        proof=demo_proof(user),
         full_name=user.get_full_name(),
         content_hash=version.content_hash,
         ip_address="127.0.0.1",
@@ -78,7 +85,9 @@ def _submitted_draft(plan, author, *, key, addition, summary, comment):
     version = services.version_create_draft(plan=plan, actor=author)
     _edit(version, author, {key: BODIES[key] + addition})
     services.version_update(version=version, actor=author, change_summary=summary)
-    return services.version_submit(version=version, actor=author, comment=comment)
+    return services.version_submit(
+        version=version, actor=author, proof=demo_proof(author), comment=comment
+    )
 
 
 def load(stdout, actor=None, context=None):
@@ -101,9 +110,15 @@ def load(stdout, actor=None, context=None):
     )
     v1 = plan.versions.get(number=1)
     _edit(v1, author, BODIES)
-    services.version_submit(version=v1, actor=author, comment="First version for review.")
-    services.version_approve(version=v1, actor=approver, comment="Looks complete.")
-    services.version_publish(version=v1, actor=approver, comment="Publishing version 1.")
+    services.version_submit(
+        version=v1, actor=author, proof=demo_proof(author), comment="First version for review."
+    )
+    services.version_approve(
+        version=v1, actor=approver, proof=demo_proof(approver), comment="Looks complete."
+    )
+    services.version_publish(
+        version=v1, actor=approver, proof=demo_proof(approver), comment="Publishing version 1."
+    )
     for name in ("alex", "jordan"):
         _ack(PlanVersion.objects.get(pk=v1.pk), users[name])
 
@@ -115,8 +130,12 @@ def load(stdout, actor=None, context=None):
         summary="Reporting: where to report, late reports flagged.",
         comment="Clarifies reporting.",
     )
-    services.version_approve(version=v2, actor=approver, comment="Approved.")
-    services.version_publish(version=v2, actor=approver, comment="Publishing version 2.")
+    services.version_approve(
+        version=v2, actor=approver, proof=demo_proof(approver), comment="Approved."
+    )
+    services.version_publish(
+        version=v2, actor=approver, proof=demo_proof(approver), comment="Publishing version 2."
+    )
     v2.refresh_from_db()
     for name in ("alex", "priya", "tomasz"):
         _ack(v2, users[name])
@@ -159,7 +178,12 @@ def _load_approver_authored(stdout, coordinator, approver):
     )
     version = plan.versions.get(number=1)
     _edit(version, approver, BODIES)
-    services.version_submit(version=version, actor=approver, comment="Drafted by an approver.")
+    services.version_submit(
+        version=version,
+        actor=approver,
+        proof=demo_proof(approver),
+        comment="Drafted by an approver.",
+    )
     stdout.write(
         f"  plans: {plan} (v1 written and submitted by {approver}: another approver must approve)"
     )

@@ -12,6 +12,15 @@ class AcknowledgementForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
     )
     content_hash = forms.CharField(max_length=64, widget=forms.HiddenInput)
+    # 11.200: the typed name identifies, the password proves it is you (core.signing).
+    password = forms.CharField(
+        required=False,
+        max_length=4096,
+        strip=False,
+        label="Your password",
+        help_text="Re-enter your password to sign.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
 
     def __init__(self, *args, statement="", **kwargs):
         super().__init__(*args, **kwargs)

@@ -333,6 +333,70 @@ class Acknowledgement(models.Model):
         raise ImmutableRecord("An acknowledgement cannot be deleted.")
 
 
+class Signature(models.Model):
+    """An electronic signature on a plan version (21 CFR 11.50, 11.100, 11.200): the signer's
+    printed name at that moment, when, what it means, and the fingerprint of the text signed.
+
+    Made only by the services that take a signature (an acknowledgement, each review step),
+    each from a `core.signing.SignerProof` for the signer; never changed or deleted (the
+    model refuses and so does the database, migration 0011).
+    """
+
+    class Meaning(models.TextChoices):
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        SUBMITTED = "submitted", "Submitted"
+        APPROVED = "approved", "Approved"
+        CHANGES_REQUESTED = "changes_requested", "Changes requested"
+        PUBLISHED = "published", "Published"
+
+    class Method(models.TextChoices):
+        PASSWORD = "password", "Password re-entered"
+        OIDC = "oidc", "Re-authenticated at the identity provider"
+        SYSTEM = "system", "System (demo data, import or command)"
+
+    version = models.ForeignKey(PlanVersion, on_delete=models.PROTECT, related_name="signatures")
+    signer = person_link(related_name="plan_signatures")
+    printed_name = models.CharField(max_length=300)
+    meaning = models.CharField(max_length=20, choices=Meaning.choices)
+    signed_at = models.DateTimeField(default=timezone.now)
+    content_hash = models.CharField(max_length=64)
+    method = models.CharField(max_length=10, choices=Method.choices)
+    acknowledgement = models.OneToOneField(
+        "Acknowledgement",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="signature",
+    )
+    review = models.OneToOneField(
+        Review, on_delete=models.PROTECT, null=True, blank=True, related_name="signature"
+    )
+
+    history = AuditedHistoricalRecords()
+
+    class Meta:
+        ordering = ("version", "signed_at", "id")
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(acknowledgement__isnull=False) & Q(review__isnull=True))
+                | (Q(acknowledgement__isnull=True) & Q(review__isnull=False)),
+                name="signature_signs_one_record",
+                violation_error_message="A signature signs one acknowledgement or one review step.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_meaning_display()} by {self.printed_name}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise ImmutableRecord("A signature cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableRecord("A signature cannot be deleted.")
+
+
 class PlanChangeRequest(models.Model):
     """A request (from a post-incident review, an exercise, a person) to change a plan."""
 

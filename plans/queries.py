@@ -34,7 +34,7 @@ from core.people import FORMER_STAFF, current_staff, is_current_staff
 from core.text import normalise_newlines
 from core.workflow import may_become
 
-from .models import Acknowledgement, Plan, PlanChangeRequest, PlanVersion, Section
+from .models import Acknowledgement, Plan, PlanChangeRequest, PlanVersion, Section, Signature
 
 User = get_user_model()
 VISIBLE_TO_EVERYONE = (PlanVersion.Status.PUBLISHED, PlanVersion.Status.SUPERSEDED)
@@ -361,6 +361,23 @@ def acknowledgements_for(user):
     if not can_see_all_acknowledgements(user):
         qs = qs.filter(user=user)
     return qs
+
+
+def signatures_visible_to(user, signatures=None):
+    """The electronic signatures `user` may read: those on versions they may see; of those,
+    every review-step signature, and acknowledgement signatures as `acknowledgements_for`
+    (one's own, or everyone's for compliance staff and coordinators: who acknowledged is
+    not for every reader of the plan)."""
+    qs = Signature.objects.all() if signatures is None else signatures
+    qs = qs.filter(version__in=visible_versions(user).values("pk"))
+    if not can_see_all_acknowledgements(user):
+        qs = qs.filter(Q(acknowledgement__isnull=True) | Q(signer=user))
+    return qs
+
+
+def signatures_of(version, user):
+    """The signatures on `version` that `user` may read (one query), oldest first."""
+    return signatures_visible_to(user).filter(version=version).order_by("signed_at", "id")
 
 
 class ComplianceState:

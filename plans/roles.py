@@ -22,6 +22,7 @@ PERMISSIONS = {
         "plans.view_planversion",
         "plans.view_section",
         "plans.view_review",
+        "plans.view_signature",
         "plans.view_planchangerequest",
         "plans.view_acknowledgement",
         "plans.view_unpublished_planversion",
@@ -38,6 +39,7 @@ PERMISSIONS = {
         "plans.view_planversion",
         "plans.view_section",
         "plans.view_acknowledgement",
+        "plans.view_signature",
         "plans.add_acknowledgement",
     ],
 }

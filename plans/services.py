@@ -23,12 +23,21 @@ from core.errors import (
 )
 from core.history import stamp
 from core.services import audited_save, enqueue_on_commit, lock, model_update, require
+from core.signing import check_proof
 from core.text import normalise_newlines
 from core.workflow import check_transition
 
 from . import queries
 from .fingerprint import version_fingerprint
-from .models import Acknowledgement, Plan, PlanChangeRequest, PlanVersion, Review, Section
+from .models import (
+    Acknowledgement,
+    Plan,
+    PlanChangeRequest,
+    PlanVersion,
+    Review,
+    Section,
+    Signature,
+)
 from .tasks import send_publication_notices
 from .template import STANDARD_SECTIONS
 
@@ -183,29 +192,55 @@ def version_update(*, version, actor, change_summary):
 # Workflow
 
 
-def _begin_step(version, actor, name):
+def _sign(version, actor, proof, *, meaning, content_hash, acknowledgement=None, review=None):
+    """Record `actor`'s electronic signature (21 CFR 11.50): the account's printed name now,
+    the time, the meaning, the fingerprint of the text signed and how the signer proved it."""
+    signature = Signature(
+        version=version,
+        signer=actor,
+        # The account's name now (the username when it has none), kept as it was then.
+        printed_name=actor.get_full_name() or actor.get_username(),
+        meaning=meaning,
+        signed_at=timezone.now(),
+        content_hash=content_hash,
+        method=proof.method,
+        acknowledgement=acknowledgement,
+        review=review,
+    )
+    reason = f"Signed: {signature.get_meaning_display()} ({signature.get_method_display()})"
+    if proof.reason:
+        reason = f"{reason}: {proof.reason}"
+    return audited_save(signature, actor=actor, reason=reason[:100])
+
+
+def _begin_step(version, actor, name, proof):
     """The version locked for the workflow step `name`, once the actor holds the step's
-    permission and the model's table allows it from the version's status."""
+    permission, proved who they are for the signature, and the model's table allows it
+    from the version's status."""
     step = queries.STEPS[name]
     require(actor, step.permission, step.refusal)
+    check_proof(proof, actor)
     version = lock(version, select_related=("plan",))
     check_transition(version, step.target)
     return version, step
 
 
-def _finish_step(version, step, *, actor, decision, comment, reason):
-    """Move the version to the step's status and record the step as a review."""
+def _finish_step(version, step, *, actor, proof, decision, comment, reason, signed_hash=None):
+    """Move the version to the step's status, record the step as a review and its signature
+    (on `signed_hash`, the fingerprint of the text the step was taken on)."""
+    signed_hash = signed_hash or version.content_hash
     version.status = step.target
     audited_save(version, actor=actor, reason=comment or reason)
     review = Review(version=version, reviewer=actor, decision=decision, comment=comment)
     audited_save(review, actor=actor, reason=review.get_decision_display())
+    _sign(version, actor, proof, meaning=decision, content_hash=signed_hash, review=review)
     return version
 
 
 @transaction.atomic
-def version_submit(*, version, actor, comment=""):
+def version_submit(*, version, actor, proof=None, comment=""):
     """Send a draft for review, freezing its text and storing its fingerprint."""
-    version, step = _begin_step(version, actor, "submit")
+    version, step = _begin_step(version, actor, "submit", proof)
     if not version.sections.exists():
         raise InvalidInput("A version without sections cannot be submitted.")
     version.content_hash = version_fingerprint(version)
@@ -213,39 +248,54 @@ def version_submit(*, version, actor, comment=""):
     version.approved_by = version.approved_at = None
     decision, reason = Review.Decision.SUBMITTED, "Submitted for review"
     return _finish_step(
-        version, step, actor=actor, decision=decision, comment=comment, reason=reason
+        version, step, actor=actor, proof=proof, decision=decision, comment=comment, reason=reason
     )
 
 
 @transaction.atomic
-def version_approve(*, version, actor, comment=""):
+def version_approve(*, version, actor, proof=None, comment=""):
     """An approver who had no hand in the version approves it."""
-    version, step = _begin_step(version, actor, "approve")
+    version, step = _begin_step(version, actor, "approve", proof)
     if queries.had_a_hand_in(actor, version):
         raise SeparationOfDuties("You may not approve a version you created, edited or submitted.")
     version.approved_by, version.approved_at = actor, timezone.now()
     decision = Review.Decision.APPROVED
     return _finish_step(
-        version, step, actor=actor, decision=decision, comment=comment, reason="Approved"
+        version,
+        step,
+        actor=actor,
+        proof=proof,
+        decision=decision,
+        comment=comment,
+        reason="Approved",
     )
 
 
 @transaction.atomic
-def version_request_changes(*, version, actor, comment=""):
+def version_request_changes(*, version, actor, proof=None, comment=""):
     """Send a version in review back to draft; its fingerprint is dropped until resubmitted."""
-    version, step = _begin_step(version, actor, "request_changes")
+    version, step = _begin_step(version, actor, "request_changes", proof)
     if not (comment or "").strip():
         # The author needs to know what to change; the comment is the review.
         raise InvalidInput("Say what needs to change.", field="comment")
-    version.content_hash = None
+    signed_hash, version.content_hash = version.content_hash, None
     decision = Review.Decision.CHANGES_REQUESTED
-    return _finish_step(version, step, actor=actor, decision=decision, comment=comment, reason="")
+    return _finish_step(
+        version,
+        step,
+        actor=actor,
+        proof=proof,
+        decision=decision,
+        comment=comment,
+        reason="",
+        signed_hash=signed_hash,
+    )
 
 
 @transaction.atomic
-def version_publish(*, version, actor, comment=""):
+def version_publish(*, version, actor, proof=None, comment=""):
     """Publish an approved version: supersede the old one, set review dates, notify the audience."""
-    version, step = _begin_step(version, actor, "publish")
+    version, step = _begin_step(version, actor, "publish", proof)
     if version.content_hash != version_fingerprint(version):
         raise FingerprintMismatch("The version's text no longer matches its fingerprint.")
     lock(version.plan)
@@ -266,7 +316,15 @@ def version_publish(*, version, actor, comment=""):
         version.effective_date, version.plan.review_interval_months
     )
     decision = Review.Decision.PUBLISHED
-    _finish_step(version, step, actor=actor, decision=decision, comment=comment, reason="Published")
+    _finish_step(
+        version,
+        step,
+        actor=actor,
+        proof=proof,
+        decision=decision,
+        comment=comment,
+        reason="Published",
+    )
     # Requests raised before the text was frozen could be taken into account; later ones wait.
     for request in PlanChangeRequest.objects.select_for_update().filter(
         plan=version.plan,
@@ -278,7 +336,7 @@ def version_publish(*, version, actor, comment=""):
     return version
 
 
-def version_step(*, version, actor, step, comment=""):
+def version_step(*, version, actor, step, proof=None, comment=""):
     """Take the workflow step named `step` (a name of queries.STEPS), for a face that offers
     the steps by name (the admin's buttons)."""
     service = {
@@ -289,7 +347,7 @@ def version_step(*, version, actor, step, comment=""):
     }.get(step)
     if service is None:
         raise InvalidInput("Unknown workflow step.", field="step")
-    return service(version=version, actor=actor, comment=comment)
+    return service(version=version, actor=actor, proof=proof, comment=comment)
 
 
 # Acknowledgements
@@ -327,9 +385,10 @@ def _check_signature(version, actor, *, full_name, content_hash):
 
 
 def acknowledgement_create(
-    *, version, actor, full_name, content_hash, ip_address=None, user_agent=""
+    *, version, actor, full_name, content_hash, proof=None, ip_address=None, user_agent=""
 ):
-    """Record that `actor` read `version`. Returns (acknowledgement, created).
+    """Record that `actor` read `version`, signed (the typed name identifies, `proof` says
+    they re-entered their password: 11.200's two components). Returns (acknowledgement, created).
 
     Acknowledging again returns the first acknowledgement. Two simultaneous
     requests race on the unique (user, version) index: the loser's insert fails
@@ -341,6 +400,7 @@ def acknowledgement_create(
         if existing is not None:
             return existing, False
         _check_signature(version, actor, full_name=full_name, content_hash=content_hash)
+        check_proof(proof, actor)
         acknowledgement = Acknowledgement(
             user=actor,
             version=version,
@@ -360,6 +420,14 @@ def acknowledgement_create(
         try:
             with transaction.atomic():
                 acknowledgement.save()
+                _sign(
+                    version,
+                    actor,
+                    proof,
+                    meaning=Signature.Meaning.ACKNOWLEDGED,
+                    content_hash=acknowledgement.content_hash,
+                    acknowledgement=acknowledgement,
+                )
         except IntegrityError as exc:
             existing = Acknowledgement.objects.filter(user=actor, version=version).first()
             if existing is None:

@@ -7,6 +7,7 @@ from django.views.decorators.http import require_POST
 
 from core.errors import DomainError, add_to_form
 from core.http import client_ip
+from core.signing import authenticate_signer, reauth_url
 
 from . import queries, services
 from .forms import AcknowledgementForm
@@ -41,6 +42,7 @@ def _version_page(request, version, form=None, status=200):
         "sections": sections,
         "acknowledgement": acknowledgement,
         "form": form if can_acknowledge else None,
+        "reauth_url": reauth_url(request.user),
     }
     return render(request, "plans/version.html", context, status=status)
 
@@ -63,9 +65,11 @@ def acknowledge(request, pk):
     if not form.is_valid():
         return _version_page(request, version, form=form, status=400)
     try:
+        proof = authenticate_signer(request, request.user, form.cleaned_data["password"])
         acknowledgement, created = services.acknowledgement_create(
             version=version,
             actor=request.user,
+            proof=proof,
             full_name=form.cleaned_data["full_name"],
             content_hash=form.cleaned_data["content_hash"],
             ip_address=client_ip(request),
@@ -84,7 +88,7 @@ def acknowledge(request, pk):
 @login_required
 def receipt(request, pk):
     acknowledgement = get_object_or_404(
-        Acknowledgement.objects.select_related("version", "version__plan", "user"),
+        Acknowledgement.objects.select_related("version", "version__plan", "user", "signature"),
         pk=pk,
         user=request.user,
     )

@@ -45,6 +45,7 @@ GUARD_MIGRATIONS = (
     "plans.migrations.0004_replace_and_truncate_guards",
     "plans.migrations.0007_review_and_stamp_guards",
     "incidents.migrations.0011_attachments",
+    "plans.migrations.0012_signature_guards",
 )
 
 

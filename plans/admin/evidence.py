@@ -1,4 +1,5 @@
-"""Admin of the evidence of plans: acknowledgements, reviews, sections, notices and clocks.
+"""Admin of the evidence of plans: acknowledgements, signatures, reviews, sections, notices
+and clocks.
 
 Visible to those allowed to see them, never added, changed or deleted here.
 """
@@ -8,7 +9,14 @@ from django.contrib import admin
 from core.admin import ReadOnlyAdmin, person_column
 
 from .. import queries
-from ..models import Acknowledgement, AcknowledgementNotice, ReminderClock, Review, Section
+from ..models import (
+    Acknowledgement,
+    AcknowledgementNotice,
+    ReminderClock,
+    Review,
+    Section,
+    Signature,
+)
 
 
 @admin.register(Acknowledgement)
@@ -26,6 +34,21 @@ class AcknowledgementAdmin(ReadOnlyAdmin):
         if not queries.can_see_all_acknowledgements(request.user):
             qs = qs.filter(user=request.user)
         return qs
+
+
+@admin.register(Signature)
+class SignatureAdmin(ReadOnlyAdmin):
+    """Electronic signatures: read-only everywhere (the model and the database refuse changes)."""
+
+    list_display = ("signed_at", "meaning", "printed_name", "version", "content_hash", "method")
+    list_select_related = ("version", "version__plan")
+    list_filter = ("meaning", "method", "version__plan")
+    search_fields = ("printed_name", "signer__username")
+    raw_id_fields = ("signer", "version", "acknowledgement", "review")
+    ordering = ("-signed_at", "-id")
+
+    def get_queryset(self, request):
+        return queries.signatures_visible_to(request.user, super().get_queryset(request))
 
 
 @admin.register(Review)

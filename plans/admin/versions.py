@@ -12,9 +12,10 @@ from django.views.decorators.http import require_POST
 from core.admin import EvidenceBundleAdmin, ReadOnlyInline, ServiceAdmin, person_column, run_service
 from core.parsing import parse_id
 from core.people import person_label
+from core.signing import authenticate_signer, reauth_url
 
 from .. import bundle, queries, services
-from ..models import Plan, PlanVersion, Review, Section
+from ..models import Plan, PlanVersion, Review, Section, Signature
 from .compliance import ComplianceViews
 from .plans import progress_text
 
@@ -57,6 +58,20 @@ class ReviewInline(ReadOnlyInline, admin.TabularInline):
         return super().get_queryset(request).select_related("reviewer")
 
 
+class SignatureInline(ReadOnlyInline, admin.TabularInline):
+    """The version's electronic signatures; never changed (the model and database refuse)."""
+
+    model = Signature
+    fields = ("signed_at", "meaning", "printed_name", "content_hash", "method")
+    readonly_fields = fields
+    ordering = ("signed_at", "id")
+    verbose_name_plural = "electronic signatures"
+
+    def get_queryset(self, request):
+        # Acknowledgements other than one's own only for those who see everyone's.
+        return queries.signatures_visible_to(request.user, super().get_queryset(request))
+
+
 @admin.register(PlanVersion)
 class PlanVersionAdmin(EvidenceBundleAdmin, ComplianceViews, ServiceAdmin):
     list_display = (
@@ -74,7 +89,7 @@ class PlanVersionAdmin(EvidenceBundleAdmin, ComplianceViews, ServiceAdmin):
     list_select_related = ("plan", "author")
     search_fields = ("plan__code", "plan__title", "change_summary")
     ordering = ("plan__code", "-number")
-    inlines = (SectionInline, ReviewInline)
+    inlines = (SectionInline, ReviewInline, SignatureInline)
     change_form_template = "admin/plans/planversion/change_form.html"
     fields = (
         "plan",
@@ -173,6 +188,7 @@ class PlanVersionAdmin(EvidenceBundleAdmin, ComplianceViews, ServiceAdmin):
         if version is not None:
             steps = queries.allowed_steps(request.user, version)
             extra_context["workflow_steps"] = [(step.name, step.label) for step in steps]
+            extra_context["reauth_url"] = reauth_url(request.user)
             if queries.approval_barred(request.user, version):
                 extra_context["approval_refused"] = SEPARATION_OF_DUTIES
             extra_context["can_see_compliance"] = (
@@ -214,9 +230,15 @@ class PlanVersionAdmin(EvidenceBundleAdmin, ComplianceViews, ServiceAdmin):
         """The workflow buttons: each posts a step and an optional comment to its service."""
         version = self.version_for(request, pk)
         name = request.POST.get("step", "")
+
+        def sign_and_step(*, actor, **kwargs):
+            # Each step is a signature: the password re-entered now (core.signing).
+            proof = authenticate_signer(request, actor, request.POST.get("password", ""))
+            return services.version_step(actor=actor, proof=proof, **kwargs)
+
         done = run_service(
             request,
-            services.version_step,
+            sign_and_step,
             version=version,
             step=name,
             comment=request.POST.get("comment", ""),

@@ -205,13 +205,38 @@ class VersionWriteSerializer(serializers.Serializer):
         return attrs
 
 
+def signing_password():
+    """The signer's password, re-entered to sign (21 CFR 11.200). Empty or absent only for
+    an account that re-authenticated at the identity provider in the last few minutes."""
+    return serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=4096,
+        trim_whitespace=False,
+        write_only=True,
+        style={"input_type": "password"},
+        help_text="Your password, re-entered to sign (403 signature_refused when wrong; "
+        "counted by the sign-in lockout).",
+    )
+
+
 class CommentSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    password = signing_password()
 
 
 class AcknowledgeSerializer(serializers.Serializer):
     full_name = serializers.CharField(max_length=300)
     content_hash = serializers.CharField(max_length=64, min_length=64)
+    password = signing_password()
+
+
+class SignatureSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = models.Signature
+        fields = ("id", "printed_name", "signed_at", "meaning", "content_hash", "method")
+        read_only_fields = fields
 
 
 class AcknowledgementSerializer(serializers.ModelSerializer):

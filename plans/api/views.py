@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from core.api import EvidenceMixin, ServiceViewSet, check_if_match, documented_writes, with_etag
 from core.http import client_ip
 from core.parsing import parse_id
+from core.signing import authenticate_signer
 
 from .. import bundle, queries, services
 from ..models import Acknowledgement, PlanChangeRequest, PlanVersion, Review, Section
@@ -152,7 +153,13 @@ class PlanVersionViewSet(EvidenceMixin, ServiceViewSet):
         version = self.get_object()
         serializer = serializers.CommentSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        service(version=version, actor=request.user, comment=serializer.validated_data["comment"])
+        proof = authenticate_signer(request, request.user, serializer.validated_data["password"])
+        service(
+            version=version,
+            actor=request.user,
+            proof=proof,
+            comment=serializer.validated_data["comment"],
+        )
         return self.respond(version)
 
     submit = _workflow_step("submit", services.version_submit)
@@ -175,12 +182,15 @@ class PlanVersionViewSet(EvidenceMixin, ServiceViewSet):
         version = self.get_object()
         serializer = serializers.AcknowledgeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        proof = authenticate_signer(request, request.user, data.pop("password"))
         acknowledgement, created = services.acknowledgement_create(
             version=version,
             actor=request.user,
+            proof=proof,
             ip_address=client_ip(request),
             user_agent=request.headers.get("User-Agent", ""),
-            **serializer.validated_data,
+            **data,
         )
         return Response(
             serializers.AcknowledgementSerializer(acknowledgement).data,
@@ -189,6 +199,18 @@ class PlanVersionViewSet(EvidenceMixin, ServiceViewSet):
 
     def evidence_bundle(self, instance):
         return bundle.version_bundle(instance, self.request.user)
+
+    @extend_schema(responses=serializers.SignatureSerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"], permission_classes=ACTION_PERMISSIONS, filter_backends=[])
+    def signatures(self, request, pk=None):
+        """The electronic signatures on this version: printed name, when, meaning, fingerprint.
+        Acknowledgements other than one's own only for compliance staff and coordinators."""
+        version = self.get_object()
+        return Response(
+            serializers.SignatureSerializer(
+                queries.signatures_of(version, request.user), many=True
+            ).data
+        )
 
     @extend_schema(responses=serializers.ComplianceSerializer, filters=False)
     @action(detail=True, methods=["get"], permission_classes=ACTION_PERMISSIONS, filter_backends=[])

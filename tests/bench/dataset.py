@@ -34,6 +34,7 @@ from simple_history.utils import bulk_create_with_history
 
 from core.history import acting_as
 from core.roles import COMPLIANCE, COORDINATORS, PLAN_APPROVERS, STAFF
+from core.signing import system_proof
 from incidents.models import (
     PRIORITY_MATRIX,
     Category,
@@ -239,11 +240,17 @@ def build_plans(spec, data, rng, author, approver, people):
                         version=version, actor=author, change_summary=f"Revision {n}."
                     )
             with clock(published_at - 10 * DAY), acting_as(author):
-                version = plan_services.version_submit(version=version, actor=author)
+                version = plan_services.version_submit(
+                    version=version, actor=author, proof=system_proof(author, "benchmark data")
+                )
             with clock(published_at - 5 * DAY), acting_as(approver):
-                version = plan_services.version_approve(version=version, actor=approver)
+                version = plan_services.version_approve(
+                    version=version, actor=approver, proof=system_proof(approver, "benchmark data")
+                )
             with clock(published_at), acting_as(approver):
-                version = plan_services.version_publish(version=version, actor=approver)
+                version = plan_services.version_publish(
+                    version=version, actor=approver, proof=system_proof(approver, "benchmark data")
+                )
             version = PlanVersion.objects.select_related("plan").get(pk=version.pk)
             until = min(data.now, published_at + step) - MINUTE
             signers = rng.sample(active, round(len(active) * spec.acknowledged_share))

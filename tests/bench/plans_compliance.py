@@ -24,6 +24,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from simple_history.utils import bulk_create_with_history  # noqa: E402
 
 from core.history import acting_as  # noqa: E402
+from core.signing import system_proof  # noqa: E402
 from plans import queries, services  # noqa: E402
 from plans.models import Acknowledgement  # noqa: E402
 
@@ -60,9 +61,15 @@ def main(size):
                     actor=author, code="BENCH", title="Bench", audience=[group]
                 )
                 version = plan.versions.get()
-                services.version_submit(version=version, actor=author)
-                services.version_approve(version=version, actor=approver)
-                services.version_publish(version=version, actor=approver)
+                services.version_submit(
+                    version=version, actor=author, proof=system_proof(author, "benchmark data")
+                )
+                services.version_approve(
+                    version=version, actor=approver, proof=system_proof(approver, "benchmark data")
+                )
+                services.version_publish(
+                    version=version, actor=approver, proof=system_proof(approver, "benchmark data")
+                )
                 version.refresh_from_db()
                 users = bulk_create_with_history(
                     [

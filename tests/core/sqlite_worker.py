@@ -25,7 +25,11 @@ def _acknowledge(version_id, user_id, clients):
 
     user = get_user_model().objects.get(pk=user_id)
     version = PlanVersion.objects.get(pk=version_id)
-    body = {"full_name": user.get_full_name(), "content_hash": version.content_hash}
+    body = {
+        "password": "pw",
+        "full_name": user.get_full_name(),
+        "content_hash": version.content_hash,
+    }
     connections.close_all()
     barrier = threading.Barrier(clients)
     answers = []
@@ -94,7 +98,7 @@ def _locked(version_id, user_id):
     try:
         write = api.post(
             f"/api/v1/plan-versions/{version_id}/acknowledge/",
-            {"full_name": user.get_full_name(), "content_hash": "0" * 64},
+            {"password": "pw", "full_name": user.get_full_name(), "content_hash": "0" * 64},
             format="json",
         )
         read = api.get(f"/api/v1/plan-versions/{version_id}/")

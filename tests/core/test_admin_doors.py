@@ -27,6 +27,7 @@ from plans.models import ReminderClock as PlanReminderClock
 from tests import factories
 from tests.incidents import factories as f
 from tests.plans.factories import draft_of, make_plan, published_plan
+from tests.signing import signer_proof
 from tests.training.factories import complete, make_course, make_session, people
 from training import services as training_services
 from training.models import Course
@@ -272,7 +273,11 @@ def one_of_each(superuser):
     """At least one row of every model an admin of ours shows."""
     plan, v1, author, _ = published_plan()
     plan_services.acknowledgement_create(
-        version=v1, actor=author, full_name=author.get_full_name(), content_hash=v1.content_hash
+        version=v1,
+        actor=author,
+        proof=signer_proof(author),
+        full_name=author.get_full_name(),
+        content_hash=v1.content_hash,
     )
     plan_services.change_request_create(plan=plan, actor=author, summary="s")
     AcknowledgementNotice.objects.create(user=author, version=v1, kind="published")
@@ -333,6 +338,7 @@ def test_history_posts_on_evidence_answer_405_not_a_server_error(client, superus
     ack, _ = plan_services.acknowledgement_create(
         version=version,
         actor=author,
+        proof=signer_proof(author),
         full_name=author.get_full_name(),
         content_hash=version.content_hash,
     )

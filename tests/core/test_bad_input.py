@@ -324,7 +324,7 @@ def test_a_header_holding_a_nul_is_a_400(world):
     version = world["version"]
     response = api_as(member).post(
         f"/api/v1/plan-versions/{version.pk}/acknowledge/",
-        {"full_name": "Una Agent", "content_hash": version.content_hash},
+        {"password": "pw", "full_name": "Una Agent", "content_hash": version.content_hash},
         format="json",
         HTTP_USER_AGENT="Phone\x00Browser",
     )
@@ -336,7 +336,9 @@ def test_an_attendance_sheet_holding_a_nul_is_refused_in_words(world):
     session = make_session(make_course(title="NUL drill"))
     client = page_as(world["coordinator"])
     sheet = SimpleUploadedFile(
-        "a\x00.csv", f"username,session,status\nst\x00aff,{session.pk},completed\n".encode(), "text/csv"
+        "a\x00.csv",
+        f"username,session,status\nst\x00aff,{session.pk},completed\n".encode(),
+        "text/csv",
     )
     response = client.post("/admin/training/record/import/", {"sheet": sheet})
     assert response.status_code == 200

@@ -72,14 +72,19 @@ def test_an_acknowledgement_records_the_client_address_not_the_balancer(
     client.force_login(on_site)
     client.post(
         reverse("plans:acknowledge", args=[version.pk]),
-        {"agree": "on", "full_name": "Sam Site", "content_hash": version.content_hash},
+        {
+            "agree": "on",
+            "password": "pw",
+            "full_name": "Sam Site",
+            "content_hash": version.content_hash,
+        },
         REMOTE_ADDR=BALANCER,
         HTTP_X_FORWARDED_FOR="198.51.100.7",
     )
     over_api = factories.staff(username="integration", first_name="Ina", last_name="Tegra")
     api(over_api).post(
         f"/api/v1/plan-versions/{version.pk}/acknowledge/",
-        {"full_name": "Ina Tegra", "content_hash": version.content_hash},
+        {"password": "pw", "full_name": "Ina Tegra", "content_hash": version.content_hash},
         REMOTE_ADDR=BALANCER,
         HTTP_X_FORWARDED_FOR="forged, 198.51.100.8",
     )

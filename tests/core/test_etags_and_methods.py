@@ -15,6 +15,7 @@ from tests import factories
 from tests.incidents.factories import incident as make_incident
 from tests.incidents.factories import targets
 from tests.plans.factories import published_plan
+from tests.signing import signer_proof
 from tests.training.factories import complete, make_course, make_session
 from training import services as training_services
 from training.api.urls import router as training_router
@@ -86,6 +87,7 @@ def one_of_each(db, coordinator):
     acknowledgement, _ = plan_services.acknowledgement_create(
         version=version,
         actor=member,
+        proof=signer_proof(member),
         full_name=member.get_full_name(),
         content_hash=version.content_hash,
     )

@@ -8,6 +8,7 @@ from core.roles import COMPLIANCE, COORDINATORS, STAFF
 from plans import queries as plan_queries
 from tests.directory.conftest import GROUP_SCHEMA, patch_payload, user_payload
 from tests.plans.factories import published_plan
+from tests.signing import signer_proof
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -113,7 +114,8 @@ def test_a_leaver_who_signed_stays_in_the_report_as_former_staff(scim):
     assert added.status_code == 200, added.data
     plan_services.acknowledgement_create(
         version=version,
-        actor=User.objects.get(pk=alice),
+        actor=User.objects.get,
+        proof=signer_proof(User.objects.get)(pk=alice),
         full_name="Barbara Jensen",
         content_hash=version.content_hash,
     )

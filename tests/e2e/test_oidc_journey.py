@@ -2,8 +2,9 @@
 loopback, tests/oidc_provider/), gets the groups the directory gives them, and acknowledges
 the plan their group must read.
 
-The acknowledgement is today's: the typed full name. When signing asks for a fresh
-sign-in (password, or the provider through /oidc/reauth/), this journey gains that step.
+An acknowledgement is an electronic signature: an account the provider made has no
+password here, so the person signs in again at the provider (/oidc/reauth/, prompt=login)
+and then signs within SIGNING_REAUTH_SECONDS.
 """
 
 import re
@@ -46,12 +47,20 @@ def test_staff_signs_in_through_the_provider_and_acknowledges_their_groups_plan(
 
     page.get_by_role("link", name=re.compile("Payment fraud response plan")).first.click()
     expect(page.get_by_role("heading", name="Acknowledge this version")).to_be_visible()
+    # No password here: sign in again at the provider, which asks for it afresh.
+    page.get_by_role("link", name="Sign in again at your identity provider").click()
+    expect(page.get_by_role("heading", name="Sign in to the test provider")).to_be_visible()
+    page.get_by_label("Username").fill("alex")
+    page.get_by_label("Password").fill("alex-pw")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Acknowledge this version")).to_be_visible()
     page.get_by_role("checkbox").check()
     page.get_by_label(re.compile("full name", re.I)).fill("Alex Morgan")
-    page.get_by_role("button", name="Acknowledge").click()
-    expect(page.get_by_text(version.content_hash)).to_be_visible()
+    page.get_by_role("button", name=re.compile("acknowledge", re.I)).click()
+    expect(page.get_by_text(version.content_hash).first).to_be_visible()
     ack = Acknowledgement.objects.get(user=alex, version=version)
     assert ack.full_name == "Alex Morgan"
+    assert ack.signature.method == "oidc"
 
     # Signing out ends the provider's session too: it asks to confirm, on its own page.
     page.get_by_role("button", name=re.compile("Sign out", re.I)).click()

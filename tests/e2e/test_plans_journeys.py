@@ -30,6 +30,8 @@ def test_author_and_approver_publish_a_new_version_and_compliance_compares(
     summary = page.get_by_label(re.compile("Change summary", re.I))
     summary.fill("Reporting deadline shortened to one hour.")
     page.get_by_role("button", name="Save and continue editing").click()
+    # Each step is an electronic signature: the password is re-entered.
+    page.get_by_label(re.compile("Your password", re.I)).fill("pw")
     page.get_by_role("button", name="Submit for review").click()
     expect(page.locator(".messagelist")).to_contain_text("Submit for review: done")
     shot(page, "admin-plan-version-submitted")
@@ -41,8 +43,10 @@ def test_author_and_approver_publish_a_new_version_and_compliance_compares(
     admin_sign_in(page, approver.username)
     page.goto(f"{live_server.url}/admin/plans/planversion/{draft.pk}/change/")
     page.get_by_label("Comment (recorded with the step)").fill("Clear and proportionate.")
+    page.get_by_label(re.compile("Your password", re.I)).fill("pw")
     page.get_by_role("button", name="Approve").click()
     expect(page.locator(".messagelist")).to_contain_text("Approve: done")
+    page.get_by_label(re.compile("Your password", re.I)).fill("pw")
     page.get_by_role("button", name="Publish").click()
     expect(page.locator(".messagelist")).to_contain_text("Publish: done")
     draft.refresh_from_db()
@@ -74,14 +78,24 @@ def test_staff_reads_acknowledges_and_sees_the_receipt(page, live_server, sign_i
     # A name that is not theirs is refused and nothing is recorded.
     page.get_by_role("checkbox").check()
     page.get_by_label(re.compile("full name", re.I)).fill("Someone Else")
+    page.get_by_label(re.compile("Your password", re.I)).fill("pw")
     page.get_by_role("button", name="Acknowledge").click()
     expect(page.locator(".errorlist")).to_be_visible()
     assert not Acknowledgement.objects.filter(user=staff).exists()
 
     page.get_by_role("checkbox").check()
     page.get_by_label(re.compile("full name", re.I)).fill("Sam Staff")
+    # A wrong password is refused (and counted by the sign-in lockout); the right one signs.
+    page.get_by_label(re.compile("Your password", re.I)).fill("not my password")
     page.get_by_role("button", name="Acknowledge").click()
-    expect(page.get_by_text(version.content_hash)).to_be_visible()
+    expect(page.locator(".errorlist")).to_contain_text("password")
+    assert not Acknowledgement.objects.filter(user=staff).exists()
+    page.get_by_role("checkbox").check()
+    page.get_by_label(re.compile("Your password", re.I)).fill("pw")
+    page.get_by_role("button", name="Acknowledge").click()
+    # The fingerprint twice: the acknowledgement's, and in the electronic signature's line.
+    expect(page.get_by_text(version.content_hash)).to_have_count(2)
+    expect(page.get_by_text("Electronic signature")).to_be_visible()
     shot(page, "self-service-receipt")
     ack = Acknowledgement.objects.get(user=staff, version=version)
     assert ack.content_hash == version.content_hash and ack.full_name == "Sam Staff"

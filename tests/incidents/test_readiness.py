@@ -14,6 +14,7 @@ from plans import services as plan_services
 from tests import factories
 from tests.incidents import factories as f
 from tests.plans.factories import published_plan
+from tests.signing import signer_proof
 from tests.training import factories as tf
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +35,8 @@ def case(coordinator, plan):
 
 def _sign(user, version):
     plan_services.acknowledgement_create(
-        version=version, actor=user, full_name=user.get_full_name(), content_hash=version.content_hash
+        version=version, actor=user, full_name=user.get_full_name(), content_hash=version.content_hash,
+        proof=signer_proof(user),
     )
 
 

@@ -6,6 +6,7 @@ from core.roles import STAFF
 from plans import services
 from plans.models import PlanVersion
 from tests import factories
+from tests.signing import signer_proof
 
 
 def make_plan(author=None, code="IRP", audience=(STAFF,), **kwargs):
@@ -33,9 +34,11 @@ def fill(version, actor, text="Do the right thing."):
 
 def publish(version, *, author, approver, comment=""):
     """Take a draft all the way to published: submit by author, approve and publish by approver."""
-    services.version_submit(version=version, actor=author)
-    services.version_approve(version=version, actor=approver)
-    services.version_publish(version=version, actor=approver, comment=comment)
+    services.version_submit(version=version, actor=author, proof=signer_proof(author))
+    services.version_approve(version=version, actor=approver, proof=signer_proof(approver))
+    services.version_publish(
+        version=version, actor=approver, proof=signer_proof(approver), comment=comment
+    )
     version.refresh_from_db()
     return version
 

@@ -10,6 +10,7 @@ from plans import services
 from plans.models import Acknowledgement, PlanVersion
 from tests import factories
 from tests.plans.factories import draft_of, fill, make_plan, publish, published_plan
+from tests.signing import signer_proof
 
 pytestmark = pytest.mark.django_db
 
@@ -29,6 +30,7 @@ def ack(version, user, name=None, content_hash=None, **kw):
     return services.acknowledgement_create(
         version=version,
         actor=user,
+        proof=signer_proof(user),
         full_name=user.get_full_name() if name is None else name,
         content_hash=version.content_hash if content_hash is None else content_hash,
         **kw,
@@ -83,14 +85,14 @@ def test_only_the_published_version_can_be_acknowledged(coordinator, approver, m
     version = fill(draft_of(plan), coordinator)
     with pytest.raises(InvalidInput):
         ack(version, member, content_hash="0" * 64)
-    services.version_submit(version=version, actor=coordinator)
+    services.version_submit(version=version, actor=coordinator, proof=signer_proof(coordinator))
     version.refresh_from_db()
     with pytest.raises(InvalidInput):
         ack(version, member)
-    services.version_approve(version=version, actor=approver)
+    services.version_approve(version=version, actor=approver, proof=signer_proof(approver))
     with pytest.raises(InvalidInput):
         ack(version, member)
-    services.version_publish(version=version, actor=approver)
+    services.version_publish(version=version, actor=approver, proof=signer_proof(approver))
     nxt = fill(services.version_create_draft(plan=plan, actor=coordinator), coordinator, "v2")
     publish(nxt, author=coordinator, approver=approver)
     version.refresh_from_db()

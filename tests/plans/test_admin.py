@@ -10,6 +10,7 @@ from plans import notices, services
 from plans.models import Plan, PlanVersion
 from tests import factories
 from tests.plans.factories import draft_of, fill, make_plan, published_plan
+from tests.signing import signer_proof
 
 pytestmark = pytest.mark.django_db
 
@@ -52,6 +53,8 @@ def draft_post_data(version, **changes):
             "sections-INITIAL_FORMS": len(sections),
             "reviews-TOTAL_FORMS": 0,
             "reviews-INITIAL_FORMS": 0,
+            "signatures-TOTAL_FORMS": 0,
+            "signatures-INITIAL_FORMS": 0,
         }
     )
     for i, section in enumerate(sections):
@@ -81,7 +84,7 @@ def test_draft_sections_are_edited_inline_through_the_services(client, coordinat
 
 def test_sections_are_read_only_once_submitted(client, coordinator):
     version = fill(draft_of(make_plan(author=coordinator)), coordinator)
-    services.version_submit(version=version, actor=coordinator)
+    services.version_submit(version=version, actor=coordinator, proof=signer_proof(coordinator))
     client.force_login(coordinator)
     page = client.get(change_url(version)).content.decode()
     assert 'name="sections-0-body"' not in page
@@ -96,31 +99,33 @@ def test_workflow_buttons_call_the_services_and_show_refusals(client, coordinato
     version = fill(draft_of(make_plan(author=coordinator)), coordinator)
     client.force_login(coordinator)
     url = reverse("admin:plans_planversion_workflow", args=[version.pk])
-    client.post(url, {"step": "submit", "comment": "ready"})
+    client.post(url, {"password": "pw", "step": "submit", "comment": "ready"})
     version.refresh_from_db()
     assert version.status == "in_review"
     assert version.reviews.last().comment == "ready"
     # The coordinator lacks the approver role: refused with a message, nothing changes.
-    response = client.post(url, {"step": "approve"})
+    response = client.post(url, {"password": "pw", "step": "approve"})
     assert response.status_code == 302
     assert any("approver role" in str(m) for m in get_messages(response.wsgi_request))
     both = factories.UserFactory(
         username="both", is_staff=True, groups=["Coordinators", "Plan approvers"]
     )
-    services.version_request_changes(version=version, actor=approver, comment="again")
+    services.version_request_changes(
+        version=version, actor=approver, proof=signer_proof(approver), comment="again"
+    )
     services.section_update(section=version.sections.first(), actor=both, body="both edited")
-    services.version_submit(version=version, actor=coordinator)
+    services.version_submit(version=version, actor=coordinator, proof=signer_proof(coordinator))
     client.force_login(both)
-    response = client.post(url, {"step": "approve"})
+    response = client.post(url, {"password": "pw", "step": "approve"})
     messages = [str(m) for m in get_messages(response.wsgi_request)]
     assert any("may not approve" in m for m in messages)
     client.force_login(approver)
-    client.post(url, {"step": "approve", "comment": "ok"})
-    client.post(url, {"step": "publish"})
+    client.post(url, {"password": "pw", "step": "approve", "comment": "ok"})
+    client.post(url, {"password": "pw", "step": "publish"})
     version.refresh_from_db()
     assert version.status == "published"
     assert client.get(url).status_code == 405
-    client.post(url, {"step": "nonsense"})
+    client.post(url, {"password": "pw", "step": "nonsense"})
 
 
 def test_new_draft_button(client, approver):
@@ -138,6 +143,7 @@ def test_acknowledgement_admin_is_read_only(client, superuser, approver):
     ack, _ = services.acknowledgement_create(
         version=version,
         actor=author,
+        proof=signer_proof(author),
         full_name=author.get_full_name(),
         content_hash=version.content_hash,
     )
@@ -207,6 +213,7 @@ def test_acknowledgement_changelist_costs_the_same_at_5_and_50_rows(client, comp
             services.acknowledgement_create(
                 version=version,
                 actor=person,
+                proof=signer_proof(person),
                 full_name=person.get_full_name(),
                 content_hash=version.content_hash,
             )
@@ -234,6 +241,7 @@ def test_plan_changelist_shows_current_version_progress_and_review_due(
     services.acknowledgement_create(
         version=version,
         actor=author,
+        proof=signer_proof(author),
         full_name=author.get_full_name(),
         content_hash=version.content_hash,
     )
@@ -321,7 +329,11 @@ def test_evidence_changelists_cost_the_same_at_5_and_50_plans(client, superuser,
 def test_every_plans_admin_page_renders_for_a_superuser(client, superuser, approver):
     plan, v1, author, _ = published_plan(approver=approver)
     ack, _ = services.acknowledgement_create(
-        version=v1, actor=author, full_name=author.get_full_name(), content_hash=v1.content_hash
+        version=v1,
+        actor=author,
+        proof=signer_proof(author),
+        full_name=author.get_full_name(),
+        content_hash=v1.content_hash,
     )
     request = services.change_request_create(plan=plan, actor=author, summary="s")
     v2 = services.version_create_draft(plan=plan, actor=author)

@@ -5,6 +5,7 @@ import pytest
 from plans import services
 from tests import factories
 from tests.plans.factories import draft_of, fill, make_plan, publish, published_plan
+from tests.signing import signer_proof
 
 pytestmark = pytest.mark.django_db
 
@@ -79,6 +80,7 @@ def test_delete_is_405_everywhere(api, coordinator, approver):
     ack, _ = services.acknowledgement_create(
         version=version,
         actor=plan.owner,
+        proof=signer_proof(plan.owner),
         full_name=plan.owner.get_full_name(),
         content_hash=version.content_hash,
     )
@@ -149,7 +151,7 @@ def test_patch_section_edits_a_draft_and_refuses_after(api, coordinator, draft):
     assert client.patch(url, {"heading": "x" * 201}).status_code == 400
     missing = f"/api/v1/plan-versions/{draft.pk}/sections/no-such-section/"
     assert client.patch(missing, {"body": "x"}).status_code == 404
-    client.post(f"/api/v1/plan-versions/{draft.pk}/submit/", {})
+    client.post(f"/api/v1/plan-versions/{draft.pk}/submit/", {"password": "pw"})
     frozen = client.patch(url, {"body": "too late"})
     assert frozen.status_code == 409
     assert (
@@ -187,38 +189,72 @@ def test_staff_cannot_edit_sections_or_run_the_workflow(api, staff_user, approve
         ).status_code
         == 404
     )
-    assert client.post(f"/api/v1/plan-versions/{v2.pk}/submit/", {}).status_code == 404
+    assert (
+        client.post(f"/api/v1/plan-versions/{v2.pk}/submit/", {"password": "pw"}).status_code == 404
+    )
     assert client.post(f"/api/v1/plans/{plan.pk}/versions/").status_code == 403
-    assert client.post(f"/api/v1/plan-versions/{v1.pk}/publish/", {}).status_code == 403
+    assert (
+        client.post(f"/api/v1/plan-versions/{v1.pk}/publish/", {"password": "pw"}).status_code
+        == 403
+    )
 
 
 def test_workflow_endpoints_answer_409_for_steps_not_allowed(api, coordinator, approver, draft):
     client = api(approver)
-    assert client.post(f"/api/v1/plan-versions/{draft.pk}/approve/", {}).status_code == 409
-    assert client.post(f"/api/v1/plan-versions/{draft.pk}/publish/", {}).status_code == 409
-    assert client.post(f"/api/v1/plan-versions/{draft.pk}/request-changes/", {}).status_code == 409
-    api(coordinator).post(f"/api/v1/plan-versions/{draft.pk}/submit/", {})
-    assert api(coordinator).post(f"/api/v1/plan-versions/{draft.pk}/submit/", {}).status_code == 409
-    assert client.post(f"/api/v1/plan-versions/{draft.pk}/publish/", {}).status_code == 409
-    no_reason = client.post(f"/api/v1/plan-versions/{draft.pk}/request-changes/", {})
+    assert (
+        client.post(f"/api/v1/plan-versions/{draft.pk}/approve/", {"password": "pw"}).status_code
+        == 409
+    )
+    assert (
+        client.post(f"/api/v1/plan-versions/{draft.pk}/publish/", {"password": "pw"}).status_code
+        == 409
+    )
+    assert (
+        client.post(
+            f"/api/v1/plan-versions/{draft.pk}/request-changes/", {"password": "pw"}
+        ).status_code
+        == 409
+    )
+    api(coordinator).post(f"/api/v1/plan-versions/{draft.pk}/submit/", {"password": "pw"})
+    assert (
+        api(coordinator)
+        .post(f"/api/v1/plan-versions/{draft.pk}/submit/", {"password": "pw"})
+        .status_code
+        == 409
+    )
+    assert (
+        client.post(f"/api/v1/plan-versions/{draft.pk}/publish/", {"password": "pw"}).status_code
+        == 409
+    )
+    no_reason = client.post(
+        f"/api/v1/plan-versions/{draft.pk}/request-changes/", {"password": "pw"}
+    )
     assert no_reason.status_code == 400 and "comment" in no_reason.json()
     sent_back = client.post(
-        f"/api/v1/plan-versions/{draft.pk}/request-changes/", {"comment": "Section 3 is thin"}
+        f"/api/v1/plan-versions/{draft.pk}/request-changes/",
+        {"password": "pw", "comment": "Section 3 is thin"},
     )
     assert sent_back.status_code == 200 and sent_back.json()["status"] == "draft"
     assert sent_back.json()["reviews"][-1]["comment"] == "Section 3 is thin"
     assert client.post(
-        f"/api/v1/plan-versions/{draft.pk}/submit/", {"comment": ["not", "text"]}, format="json"
+        f"/api/v1/plan-versions/{draft.pk}/submit/",
+        {"password": "pw", "comment": ["not", "text"]},
+        format="json",
     ).status_code in (400, 403)
 
 
 def test_approving_without_the_role_is_403(api, coordinator, draft):
-    api(coordinator).post(f"/api/v1/plan-versions/{draft.pk}/submit/", {})
+    api(coordinator).post(f"/api/v1/plan-versions/{draft.pk}/submit/", {"password": "pw"})
     other = factories.coordinator(username="c2")
-    assert api(other).post(f"/api/v1/plan-versions/{draft.pk}/approve/", {}).status_code == 403
+    assert (
+        api(other)
+        .post(f"/api/v1/plan-versions/{draft.pk}/approve/", {"password": "pw"})
+        .status_code
+        == 403
+    )
     assert (
         api(factories.compliance(username="cx"))
-        .post(f"/api/v1/plan-versions/{draft.pk}/approve/", {})
+        .post(f"/api/v1/plan-versions/{draft.pk}/approve/", {"password": "pw"})
         .status_code
         == 403
     )
@@ -233,7 +269,9 @@ def test_unknown_ids_are_404(api, coordinator):
     client = api(coordinator)
     assert client.get("/api/v1/plans/999999/").status_code == 404
     assert client.get("/api/v1/plan-versions/999999/").status_code == 404
-    assert client.post("/api/v1/plan-versions/999999/submit/", {}).status_code == 404
+    assert (
+        client.post("/api/v1/plan-versions/999999/submit/", {"password": "pw"}).status_code == 404
+    )
     assert client.get("/api/v1/plans/abc/").status_code == 404
 
 
@@ -246,10 +284,19 @@ def test_acknowledge_bad_input(api, approver):
     client = api(member)
     url = f"/api/v1/plan-versions/{version.pk}/acknowledge/"
     assert client.post(url, {}).status_code == 400
-    assert client.post(url, {"full_name": "Mia Member", "content_hash": "short"}).status_code == 400
-    wrong_name = client.post(url, {"full_name": "Someone", "content_hash": version.content_hash})
+    assert (
+        client.post(
+            url, {"password": "pw", "full_name": "Mia Member", "content_hash": "short"}
+        ).status_code
+        == 400
+    )
+    wrong_name = client.post(
+        url, {"password": "pw", "full_name": "Someone", "content_hash": version.content_hash}
+    )
     assert wrong_name.status_code == 400 and "full_name" in wrong_name.json()
-    mismatch = client.post(url, {"full_name": "Mia Member", "content_hash": "a" * 64})
+    mismatch = client.post(
+        url, {"password": "pw", "full_name": "Mia Member", "content_hash": "a" * 64}
+    )
     assert mismatch.status_code == 409 and mismatch.json()["code"] == "fingerprint_mismatch"
 
 
@@ -264,12 +311,14 @@ def test_acknowledge_outside_audience_is_403_and_unpublished_is_400(api, coordin
         *Permission.objects.filter(codename__in=["view_planversion", "add_acknowledgement"])
     )
     url = f"/api/v1/plan-versions/{version.pk}/acknowledge/"
-    body = {"full_name": "O P", "content_hash": version.content_hash}
+    body = {"password": "pw", "full_name": "O P", "content_hash": version.content_hash}
     assert api(outsider).post(url, body).status_code == 403
     v2 = fill(services.version_create_draft(plan=plan, actor=author), author, "two")
     publish(v2, author=author, approver=approver)
     member = factories.staff(username="m2", first_name="M", last_name="Two")
-    old = api(member).post(url, {"full_name": "M Two", "content_hash": version.content_hash})
+    old = api(member).post(
+        url, {"password": "pw", "full_name": "M Two", "content_hash": version.content_hash}
+    )
     assert old.status_code == 400
 
 
@@ -282,11 +331,12 @@ def test_pending_and_own_acknowledgements(api, approver, compliance_user):
     assert {p["id"] for p in pending} == {version.pk, other_version.pk}
     client.post(
         f"/api/v1/plan-versions/{version.pk}/acknowledge/",
-        {"full_name": "Mia Member", "content_hash": version.content_hash},
+        {"password": "pw", "full_name": "Mia Member", "content_hash": version.content_hash},
     )
     services.acknowledgement_create(
         version=version,
         actor=author,
+        proof=signer_proof(author),
         full_name=author.get_full_name(),
         content_hash=version.content_hash,
     )
@@ -309,6 +359,7 @@ def test_acknowledgement_history_is_for_compliance(api, approver, compliance_use
     ack, _ = services.acknowledgement_create(
         version=version,
         actor=author,
+        proof=signer_proof(author),
         full_name=author.get_full_name(),
         content_hash=version.content_hash,
     )
@@ -399,6 +450,7 @@ def test_acknowledgement_list_costs_the_same_at_any_size(
         services.acknowledgement_create(
             version=version,
             actor=person,
+            proof=signer_proof(person),
             full_name=person.get_full_name(),
             content_hash=version.content_hash,
         )
@@ -482,6 +534,7 @@ def test_delete_is_405_for_every_role(api, approver, coordinator, compliance_use
     ack, _ = services.acknowledgement_create(
         version=version,
         actor=plan.owner,
+        proof=signer_proof(plan.owner),
         full_name=plan.owner.get_full_name(),
         content_hash=version.content_hash,
     )

@@ -50,18 +50,25 @@ def test_full_plan_journey_over_the_api(
         {"body": "An *incident* is… ünïcode"},
     )
     assert edited.status_code == 200, edited.content
-    submitted = author.post(f"/api/v1/plan-versions/{draft_id}/submit/", {"comment": "ready"})
+    submitted = author.post(
+        f"/api/v1/plan-versions/{draft_id}/submit/", {"password": "pw", "comment": "ready"}
+    )
     assert submitted.status_code == 200, submitted.content
     body = submitted.json()
     assert body["status"] == "in_review"
     assert body["content_hash"] == recompute("IRP", 1, body["sections"])
 
-    own = author.post(f"/api/v1/plan-versions/{draft_id}/approve/", {})
+    own = author.post(f"/api/v1/plan-versions/{draft_id}/approve/", {"password": "pw"})
     assert own.status_code == 403
-    assert api(approver).post(f"/api/v1/plan-versions/{draft_id}/approve/", {}).status_code == 200
+    assert (
+        api(approver)
+        .post(f"/api/v1/plan-versions/{draft_id}/approve/", {"password": "pw"})
+        .status_code
+        == 200
+    )
     with django_capture_on_commit_callbacks(execute=True):
         published = api(approver).post(
-            f"/api/v1/plan-versions/{draft_id}/publish/", {"comment": "go"}
+            f"/api/v1/plan-versions/{draft_id}/publish/", {"password": "pw", "comment": "go"}
         )
     assert published.status_code == 200 and published.json()["status"] == "published"
     # Everyone in Staff (the coordinator and approver are staff members too), once each.
@@ -75,10 +82,10 @@ def test_full_plan_journey_over_the_api(
     assert [p["id"] for p in pending["results"]] == [draft_id]
     wrong = client.post(
         f"/api/v1/plan-versions/{draft_id}/acknowledge/",
-        {"full_name": "Sam Staff", "content_hash": "0" * 64},
+        {"password": "pw", "full_name": "Sam Staff", "content_hash": "0" * 64},
     )
     assert wrong.status_code == 409
-    right = {"full_name": "sam  STAFF", "content_hash": body["content_hash"]}
+    right = {"password": "pw", "full_name": "sam  STAFF", "content_hash": body["content_hash"]}
     first = client.post(f"/api/v1/plan-versions/{draft_id}/acknowledge/", right)
     assert first.status_code == 201, first.content
     again = client.post(f"/api/v1/plan-versions/{draft_id}/acknowledge/", right)
@@ -99,9 +106,12 @@ def test_full_plan_journey_over_the_api(
     assert diff.status_code == 200
     changed = [s for s in diff.json()["sections"] if s["state"] == "changed"]
     assert [s["key"] for s in changed] == ["incident-definition"]
-    author.post(f"/api/v1/plan-versions/{v2}/submit/", {})
-    api(approver).post(f"/api/v1/plan-versions/{v2}/approve/", {})
-    assert api(approver).post(f"/api/v1/plan-versions/{v2}/publish/", {}).status_code == 200
+    author.post(f"/api/v1/plan-versions/{v2}/submit/", {"password": "pw"})
+    api(approver).post(f"/api/v1/plan-versions/{v2}/approve/", {"password": "pw"})
+    assert (
+        api(approver).post(f"/api/v1/plan-versions/{v2}/publish/", {"password": "pw"}).status_code
+        == 200
+    )
     old = author.get(f"/api/v1/plan-versions/{draft_id}/").json()
     assert old["status"] == "superseded"
     assert author.get(f"/api/v1/plans/{plan['id']}/").json()["current_version"]["id"] == v2

@@ -12,6 +12,7 @@ from plans.models import PlanVersion
 from tests import factories
 from tests.plans.factories import draft_of, make_plan
 from tests.plans.test_admin import change_url, draft_post_data
+from tests.signing import signer_proof
 
 pytestmark = pytest.mark.django_db
 
@@ -23,9 +24,9 @@ def test_an_approver_drafts_edits_and_submits_but_cannot_approve_it(client, coor
     data = draft_post_data(version, **{"incident-reporting": "Written by an approver."})
     assert client.post(change_url(version), data).status_code == 302
     assert approver in version.editors.all()
-    services.version_submit(version=version, actor=approver)
+    services.version_submit(version=version, actor=approver, proof=signer_proof(approver))
     with pytest.raises(SeparationOfDuties):
-        services.version_approve(version=version, actor=approver)
+        services.version_approve(version=version, actor=approver, proof=signer_proof(approver))
     page = client.get(change_url(version)).content.decode()
     assert 'value="approve"' not in page and "separation of duties" in page
     assert 'value="request_changes"' in page

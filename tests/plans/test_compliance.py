@@ -10,6 +10,7 @@ from django.urls import reverse
 from plans import queries, services
 from tests import factories
 from tests.plans.factories import published_plan
+from tests.signing import signer_proof
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +29,7 @@ def setup_version(size, code="CMP"):
         services.acknowledgement_create(
             version=version,
             actor=person,
+            proof=signer_proof(person),
             full_name=person.get_full_name(),
             content_hash=version.content_hash,
         )

@@ -7,6 +7,7 @@ from django.core.management import call_command
 
 from plans.models import Acknowledgement, Plan, PlanChangeRequest, PlanVersion
 from plans.queries import version_in_force
+from tests.signing import signer_proof
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +39,6 @@ def test_demo_approver_can_approve_the_version_in_review(settings):
     call_command("demo", stdout=io.StringIO())
     v3 = PlanVersion.objects.get(plan__code="IRP", number=3)
     approver = get_user_model().objects.get(username="approver")
-    services.version_approve(version=v3, actor=approver)
-    services.version_publish(version=v3, actor=approver)
+    services.version_approve(version=v3, actor=approver, proof=signer_proof(approver))
+    services.version_publish(version=v3, actor=approver, proof=signer_proof(approver))
     assert PlanChangeRequest.objects.get().status == "addressed"

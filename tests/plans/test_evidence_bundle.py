@@ -12,6 +12,7 @@ from django.db import connection
 from plans import services
 from tests import factories
 from tests.plans.factories import published_plan
+from tests.signing import signer_proof
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +43,8 @@ def version(approver):
     _, version, _, _ = published_plan(approver=approver, code="EVB")
     signer = factories.staff(username="sam", first_name="Samantha", last_name="Okafor")
     services.acknowledgement_create(
-        version=version, actor=signer, full_name="Samantha Okafor", content_hash=version.content_hash
+        version=version, actor=signer, full_name="Samantha Okafor", content_hash=version.content_hash,
+        proof=signer_proof(signer),
     )
     return version
 
@@ -146,9 +148,10 @@ def test_the_bundle_runs_the_same_queries_whatever_the_number_of_signatures(
     for n in range(30):
         services.acknowledgement_create(
             version=version,
-            actor=factories.staff(username=f"reader{n}", first_name="Reader", last_name=str(n)),
+            actor=(reader := factories.staff(username=f"reader{n}", first_name="Reader", last_name=str(n))),
             full_name=f"Reader {n}",
             content_hash=version.content_hash,
+            proof=signer_proof(reader),
         )
     assert count() == before
 

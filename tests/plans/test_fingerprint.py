@@ -10,6 +10,7 @@ from django.db import connection
 from plans import services
 from plans.fingerprint import fingerprint
 from tests.plans.factories import draft_of, fill, make_plan, published_plan
+from tests.signing import signer_proof
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +44,7 @@ def test_docs_worked_example_gives_the_documented_digest():
 
 def test_submit_stores_the_fingerprint_of_the_sections_in_order(coordinator):
     version = fill(draft_of(make_plan(author=coordinator)), coordinator)
-    services.version_submit(version=version, actor=coordinator)
+    services.version_submit(version=version, actor=coordinator, proof=signer_proof(coordinator))
     version.refresh_from_db()
     rows = version.sections.order_by("order").values_list("key", "heading", "body")
     assert version.content_hash == fingerprint("IRP", 1, list(rows))

@@ -13,6 +13,7 @@ from core.workflow import all_pairs, all_steps
 from plans import services
 from plans.models import Acknowledgement, PlanVersion, Section
 from tests.plans.factories import draft_of, fill, make_plan, publish, published_plan
+from tests.signing import signer_proof
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.django_db
 def submitted(coordinator):
     plan = make_plan(author=coordinator)
     version = fill(draft_of(plan), coordinator)
-    services.version_submit(version=version, actor=coordinator)
+    services.version_submit(version=version, actor=coordinator, proof=signer_proof(coordinator))
     return version
 
 
@@ -31,6 +32,7 @@ def acknowledgement(approver):
     ack, _ = services.acknowledgement_create(
         version=version,
         actor=author,
+        proof=signer_proof(author),
         full_name=author.get_full_name(),
         content_hash=version.content_hash,
     )
@@ -119,15 +121,21 @@ def version_in(status, author, approver):
     steps = [
         (
             PlanVersion.Status.IN_REVIEW,
-            lambda: services.version_submit(version=version, actor=author),
+            lambda: services.version_submit(
+                version=version, actor=author, proof=signer_proof(author)
+            ),
         ),
         (
             PlanVersion.Status.APPROVED,
-            lambda: services.version_approve(version=version, actor=approver),
+            lambda: services.version_approve(
+                version=version, actor=approver, proof=signer_proof(approver)
+            ),
         ),
         (
             PlanVersion.Status.PUBLISHED,
-            lambda: services.version_publish(version=version, actor=approver),
+            lambda: services.version_publish(
+                version=version, actor=approver, proof=signer_proof(approver)
+            ),
         ),
     ]
     for reached, step in steps:

@@ -15,16 +15,17 @@ from plans.models import AcknowledgementNotice, ReminderClock
 from plans.tasks import send_publication_notices
 from tests import factories
 from tests.plans.factories import draft_of, fill, make_plan
+from tests.signing import signer_proof
 
 pytestmark = pytest.mark.django_db
 
 
 def publish_with_emails(capture, plan, approver):
     version = fill(draft_of(plan), plan.owner)
-    services.version_submit(version=version, actor=plan.owner)
-    services.version_approve(version=version, actor=approver)
+    services.version_submit(version=version, actor=plan.owner, proof=signer_proof(plan.owner))
+    services.version_approve(version=version, actor=approver, proof=signer_proof(approver))
     with capture(execute=True):
-        services.version_publish(version=version, actor=approver)
+        services.version_publish(version=version, actor=approver, proof=signer_proof(approver))
     version.refresh_from_db()
     return version
 
@@ -54,12 +55,14 @@ def test_no_email_when_the_publish_rolls_back(django_capture_on_commit_callbacks
     approver = factories.approver(username="ap")
     plan = make_plan(code="RB")
     version = fill(draft_of(plan), plan.owner)
-    services.version_submit(version=version, actor=plan.owner)
-    services.version_approve(version=version, actor=approver)
+    services.version_submit(version=version, actor=plan.owner, proof=signer_proof(plan.owner))
+    services.version_approve(version=version, actor=approver, proof=signer_proof(approver))
     with django_capture_on_commit_callbacks(execute=True):
         try:
             with transaction.atomic():
-                services.version_publish(version=version, actor=approver)
+                services.version_publish(
+                    version=version, actor=approver, proof=signer_proof(approver)
+                )
                 raise RuntimeError("boom")
         except RuntimeError:
             pass
@@ -72,14 +75,18 @@ def test_reminders_go_to_outstanding_people_once_per_interval(
     settings.ACKNOWLEDGEMENT_REMINDER_INTERVAL_DAYS = 7
     plan = make_plan(code="REM")
     version = fill(draft_of(plan), plan.owner)
-    services.version_submit(version=version, actor=plan.owner)
-    services.version_approve(version=version, actor=approver)
-    services.version_publish(version=version, actor=approver)
+    services.version_submit(version=version, actor=plan.owner, proof=signer_proof(plan.owner))
+    services.version_approve(version=version, actor=approver, proof=signer_proof(approver))
+    services.version_publish(version=version, actor=approver, proof=signer_proof(approver))
     version.refresh_from_db()
     done = factories.staff(username="done", first_name="Dee", last_name="Done")
     owing = factories.staff(username="owing", first_name="Oh", last_name="Wing")
     services.acknowledgement_create(
-        version=version, actor=done, full_name="Dee Done", content_hash=version.content_hash
+        version=version,
+        actor=done,
+        proof=signer_proof(done),
+        full_name="Dee Done",
+        content_hash=version.content_hash,
     )
     # Each reminder is delivered once its transaction commits (the command's, in production).
     with django_capture_on_commit_callbacks(execute=True):
@@ -107,9 +114,9 @@ def test_a_reminder_whose_transaction_rolls_back_sends_nothing(
 ):
     plan = make_plan(code="RB")
     version = fill(draft_of(plan), plan.owner)
-    services.version_submit(version=version, actor=plan.owner)
-    services.version_approve(version=version, actor=approver)
-    services.version_publish(version=version, actor=approver)
+    services.version_submit(version=version, actor=plan.owner, proof=signer_proof(plan.owner))
+    services.version_approve(version=version, actor=approver, proof=signer_proof(approver))
+    services.version_publish(version=version, actor=approver, proof=signer_proof(approver))
     version.refresh_from_db()
     owing = factories.staff(username="rb-owing")
     mail.outbox.clear()
@@ -137,9 +144,9 @@ def test_reminders_run_concurrently_send_one_email_per_person(postgres_only):
     approver = factories.approver(username="ap")
     plan = make_plan(code="CC")
     version = fill(draft_of(plan), plan.owner)
-    services.version_submit(version=version, actor=plan.owner)
-    services.version_approve(version=version, actor=approver)
-    services.version_publish(version=version, actor=approver)
+    services.version_submit(version=version, actor=plan.owner, proof=signer_proof(plan.owner))
+    services.version_approve(version=version, actor=approver, proof=signer_proof(approver))
+    services.version_publish(version=version, actor=approver, proof=signer_proof(approver))
     for i in range(20):
         factories.staff(username=f"cc{i}")
     barrier = threading.Barrier(3)

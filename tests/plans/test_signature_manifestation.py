@@ -6,6 +6,7 @@ from django.urls import reverse
 from plans import services
 from tests import factories
 from tests.plans.factories import published_plan
+from tests.signing import signer_proof
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +16,11 @@ def signed(approver):
     _, version, _, _ = published_plan(approver=approver, code="SIG")
     signer = factories.staff(username="sam", first_name="Samantha", last_name="Okafor")
     acknowledgement, _ = services.acknowledgement_create(
-        version=version, actor=signer, full_name="samantha  OKAFOR", content_hash=version.content_hash
+        version=version,
+        actor=signer,
+        proof=signer_proof(signer),
+        full_name="samantha  OKAFOR",
+        content_hash=version.content_hash,
     )
     return acknowledgement
 

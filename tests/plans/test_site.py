@@ -7,6 +7,7 @@ from plans import services
 from plans.models import Acknowledgement
 from tests import factories
 from tests.plans.factories import published_plan
+from tests.signing import signer_proof
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +32,11 @@ def test_home_lists_what_i_still_have_to_acknowledge(client, member, published):
 
 def test_home_shows_no_plan_panel_when_nothing_is_owed(client, member, published):
     services.acknowledgement_create(
-        version=published, actor=member, full_name="Sam Staff", content_hash=published.content_hash
+        version=published,
+        actor=member,
+        proof=signer_proof(member),
+        full_name="Sam Staff",
+        content_hash=published.content_hash,
     )
     client.force_login(member)
     assert "Plans to acknowledge" not in client.get("/").content.decode()
@@ -60,7 +65,12 @@ def test_acknowledging_through_the_form_shows_a_receipt(client, member, publishe
     client.force_login(member)
     response = client.post(
         reverse("plans:acknowledge", args=[published.pk]),
-        {"agree": "on", "full_name": "sam staff", "content_hash": published.content_hash},
+        {
+            "agree": "on",
+            "password": "pw",
+            "full_name": "sam staff",
+            "content_hash": published.content_hash,
+        },
         REMOTE_ADDR="10.1.2.3",
         HTTP_USER_AGENT="PhoneBrowser/1.0",
     )
@@ -78,12 +88,20 @@ def test_form_errors_are_shown_and_nothing_is_saved(client, member, published):
     client.force_login(member)
     url = reverse("plans:acknowledge", args=[published.pk])
     wrong_name = client.post(
-        url, {"agree": "on", "full_name": "Not Me", "content_hash": published.content_hash}
+        url,
+        {
+            "agree": "on",
+            "password": "pw",
+            "full_name": "Not Me",
+            "content_hash": published.content_hash,
+        },
     )
     assert wrong_name.status_code == 400 and "full name" in wrong_name.content.decode()
     unchecked = client.post(url, {"full_name": "Sam Staff", "content_hash": published.content_hash})
     assert unchecked.status_code == 400
-    stale = client.post(url, {"agree": "on", "full_name": "Sam Staff", "content_hash": "0" * 64})
+    stale = client.post(
+        url, {"agree": "on", "password": "pw", "full_name": "Sam Staff", "content_hash": "0" * 64}
+    )
     assert stale.status_code == 409 and "reload" in stale.content.decode()
     assert not Acknowledgement.objects.exists()
 
@@ -91,7 +109,11 @@ def test_form_errors_are_shown_and_nothing_is_saved(client, member, published):
 def test_someone_elses_receipt_is_not_found(client, member, published):
     other = factories.staff(username="other", first_name="O", last_name="T")
     record, _ = services.acknowledgement_create(
-        version=published, actor=other, full_name="O T", content_hash=published.content_hash
+        version=published,
+        actor=other,
+        proof=signer_proof(other),
+        full_name="O T",
+        content_hash=published.content_hash,
     )
     client.force_login(member)
     assert client.get(reverse("plans:receipt", args=[record.pk])).status_code == 404
@@ -147,6 +169,7 @@ def test_self_service_pages_cost_the_same_at_5_and_50_plans(client, member):
                 services.acknowledgement_create(
                     version=version,
                     actor=member,
+                    proof=signer_proof(member),
                     full_name=member.get_full_name(),
                     content_hash=version.content_hash,
                 )

@@ -20,6 +20,7 @@ from plans import queries, services
 from plans.models import PlanChangeRequest, PlanVersion, Review
 from tests import factories
 from tests.plans.factories import draft_of, fill, make_plan, publish, published_plan
+from tests.signing import signer_proof
 
 pytestmark = pytest.mark.django_db
 S = PlanVersion.Status
@@ -38,11 +39,11 @@ def version_in(status, author, approver):
     }[status]
     for step in steps:
         if step == "submit":
-            services.version_submit(version=version, actor=author)
+            services.version_submit(version=version, actor=author, proof=signer_proof(author))
         elif step == "approve":
-            services.version_approve(version=version, actor=approver)
+            services.version_approve(version=version, actor=approver, proof=signer_proof(approver))
         elif step == "publish":
-            services.version_publish(version=version, actor=approver)
+            services.version_publish(version=version, actor=approver, proof=signer_proof(approver))
         elif step == "supersede":
             nxt = services.version_create_draft(plan=plan, actor=author)
             publish(nxt, author=author, approver=approver)
@@ -53,13 +54,19 @@ def version_in(status, author, approver):
 
 def do_step(target, version, author, approver):
     if target == S.IN_REVIEW:
-        return services.version_submit(version=version, actor=author)
+        return services.version_submit(version=version, actor=author, proof=signer_proof(author))
     if target == S.APPROVED:
-        return services.version_approve(version=version, actor=approver)
+        return services.version_approve(
+            version=version, actor=approver, proof=signer_proof(approver)
+        )
     if target == S.DRAFT:
-        return services.version_request_changes(version=version, actor=approver, comment="redo")
+        return services.version_request_changes(
+            version=version, actor=approver, proof=signer_proof(approver), comment="redo"
+        )
     if target == S.PUBLISHED:
-        return services.version_publish(version=version, actor=approver)
+        return services.version_publish(
+            version=version, actor=approver, proof=signer_proof(approver)
+        )
     if target == S.SUPERSEDED:
         nxt = services.version_create_draft(plan=version.plan, actor=author)
         publish(nxt, author=author, approver=approver)
@@ -113,7 +120,13 @@ def test_the_steps_offered_are_the_steps_the_services_take(status, coordinator, 
         for name in queries.STEPS:
             try:
                 with transaction.atomic():
-                    services.version_step(version=version, actor=user, step=name, comment="c")
+                    services.version_step(
+                        version=version,
+                        actor=user,
+                        proof=signer_proof(user),
+                        step=name,
+                        comment="c",
+                    )
                     raise Rollback
             except Rollback:
                 taken = True
@@ -126,9 +139,9 @@ def test_author_cannot_approve_own_version(coordinator):
     both = factories.UserFactory(groups=["Coordinators", "Plan approvers"], username="both")
     plan = make_plan(author=both)
     version = fill(draft_of(plan), both)
-    services.version_submit(version=version, actor=both)
+    services.version_submit(version=version, actor=both, proof=signer_proof(both))
     with pytest.raises(SeparationOfDuties):
-        services.version_approve(version=version, actor=both)
+        services.version_approve(version=version, actor=both, proof=signer_proof(both))
 
 
 def test_editor_cannot_approve_a_version_they_edited(coordinator):
@@ -137,25 +150,29 @@ def test_editor_cannot_approve_a_version_they_edited(coordinator):
     version = draft_of(plan)
     section = version.sections.first()
     services.section_update(section=section, actor=editor, body="edited by ed")
-    services.version_submit(version=version, actor=coordinator)
+    services.version_submit(version=version, actor=coordinator, proof=signer_proof(coordinator))
     with pytest.raises(SeparationOfDuties):
-        services.version_approve(version=version, actor=editor)
+        services.version_approve(version=version, actor=editor, proof=signer_proof(editor))
 
 
 def test_submitter_cannot_approve_a_version_they_submitted(coordinator):
     submitter = factories.UserFactory(groups=["Coordinators", "Plan approvers"], username="sub")
     plan = make_plan(author=coordinator)
     version = fill(draft_of(plan), coordinator)
-    services.version_submit(version=version, actor=submitter)
+    services.version_submit(version=version, actor=submitter, proof=signer_proof(submitter))
     with pytest.raises(SeparationOfDuties):
-        services.version_approve(version=version, actor=submitter)
+        services.version_approve(version=version, actor=submitter, proof=signer_proof(submitter))
 
 
 def test_uninvolved_approver_may_approve_and_history_records_who_and_why(coordinator, approver):
     plan = make_plan(author=coordinator)
     version = fill(draft_of(plan), coordinator)
-    services.version_submit(version=version, actor=coordinator, comment="please review")
-    services.version_approve(version=version, actor=approver, comment="fine by me")
+    services.version_submit(
+        version=version, actor=coordinator, proof=signer_proof(coordinator), comment="please review"
+    )
+    services.version_approve(
+        version=version, actor=approver, proof=signer_proof(approver), comment="fine by me"
+    )
     version.refresh_from_db()
     assert version.approved_by == approver and version.approved_at is not None
     record = version.history.order_by("-history_date", "-history_id").first()
@@ -171,11 +188,13 @@ def test_coordinator_without_approver_role_cannot_approve_or_publish(coordinator
     other = factories.coordinator(username="other")
     plan = make_plan(author=coordinator)
     version = fill(draft_of(plan), coordinator)
-    services.version_submit(version=version, actor=coordinator)
+    services.version_submit(version=version, actor=coordinator, proof=signer_proof(coordinator))
     with pytest.raises(NotPermitted):
-        services.version_approve(version=version, actor=other)
+        services.version_approve(version=version, actor=other, proof=signer_proof(other))
     with pytest.raises(NotPermitted):
-        services.version_request_changes(version=version, actor=other, comment="x")
+        services.version_request_changes(
+            version=version, actor=other, proof=signer_proof(other), comment="x"
+        )
 
 
 def test_staff_cannot_author(staff_user):
@@ -190,10 +209,12 @@ def test_approver_cannot_publish_without_publish_permission(coordinator):
     approve_only.user_permissions.add(Permission.objects.get(codename="approve_planversion"))
     plan = make_plan(author=coordinator)
     version = fill(draft_of(plan), coordinator)
-    services.version_submit(version=version, actor=coordinator)
-    services.version_approve(version=version, actor=approve_only)
+    services.version_submit(version=version, actor=coordinator, proof=signer_proof(coordinator))
+    services.version_approve(version=version, actor=approve_only, proof=signer_proof(approve_only))
     with pytest.raises(NotPermitted):
-        services.version_publish(version=version, actor=approve_only)
+        services.version_publish(
+            version=version, actor=approve_only, proof=signer_proof(approve_only)
+        )
 
 
 def test_new_plan_starts_with_the_eleven_template_sections_and_guidance(coordinator):
@@ -280,13 +301,15 @@ def test_add_months_clamps_to_month_end():
 def test_request_changes_returns_to_draft_and_drops_fingerprint(coordinator, approver):
     plan = make_plan(author=coordinator)
     version = fill(draft_of(plan), coordinator)
-    services.version_submit(version=version, actor=coordinator)
-    services.version_request_changes(version=version, actor=approver, comment="fix section 3")
+    services.version_submit(version=version, actor=coordinator, proof=signer_proof(coordinator))
+    services.version_request_changes(
+        version=version, actor=approver, proof=signer_proof(approver), comment="fix section 3"
+    )
     version.refresh_from_db()
     assert version.status == S.DRAFT and version.content_hash is None
     section = version.sections.get(key="communication-plan")
     services.section_update(section=section, actor=coordinator, body="fixed")
-    services.version_submit(version=version, actor=coordinator)
+    services.version_submit(version=version, actor=coordinator, proof=signer_proof(coordinator))
     version.refresh_from_db()
     assert version.content_hash is not None
 
@@ -294,7 +317,7 @@ def test_request_changes_returns_to_draft_and_drops_fingerprint(coordinator, app
 def test_editing_a_submitted_version_is_refused(coordinator):
     plan = make_plan(author=coordinator)
     version = fill(draft_of(plan), coordinator)
-    services.version_submit(version=version, actor=coordinator)
+    services.version_submit(version=version, actor=coordinator, proof=signer_proof(coordinator))
     with pytest.raises(ImmutableRecord):
         services.section_update(section=version.sections.first(), actor=coordinator, body="sneaky")
     with pytest.raises(ImmutableRecord):
@@ -345,10 +368,10 @@ def test_change_requests_are_listed_on_the_next_draft_and_addressed_on_publish(
     v2 = services.version_create_draft(plan=plan, actor=author)
     assert list(queries.open_change_requests(plan)) == [request]
     fill(v2, author, "two")
-    services.version_submit(version=v2, actor=author)
+    services.version_submit(version=v2, actor=author, proof=signer_proof(author))
     late = services.change_request_create(plan=plan, actor=coordinator, summary="Later idea")
-    services.version_approve(version=v2, actor=approver)
-    services.version_publish(version=v2, actor=approver)
+    services.version_approve(version=v2, actor=approver, proof=signer_proof(approver))
+    services.version_publish(version=v2, actor=approver, proof=signer_proof(approver))
     request.refresh_from_db()
     late.refresh_from_db()
     assert request.status == PlanChangeRequest.Status.ADDRESSED and request.addressed_in == v2
@@ -371,9 +394,11 @@ def test_requesting_changes_needs_a_comment(coordinator, approver):
     from core.errors import InvalidInput
 
     version = fill(draft_of(make_plan(author=coordinator)), coordinator)
-    services.version_submit(version=version, actor=coordinator)
+    services.version_submit(version=version, actor=coordinator, proof=signer_proof(coordinator))
     with pytest.raises(InvalidInput) as error:
-        services.version_request_changes(version=version, actor=approver, comment="  ")
+        services.version_request_changes(
+            version=version, actor=approver, proof=signer_proof(approver), comment="  "
+        )
     assert error.value.field == "comment"
     version.refresh_from_db()
     assert version.status == S.IN_REVIEW
