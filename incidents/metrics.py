@@ -51,6 +51,7 @@ from core.durations import duration_words
 
 from .models import OPEN_STATUSES, Action, Escalation
 from .queries import (
+    AT_RISK,
     BREACHED,
     MET,
     MISSED,
@@ -58,6 +59,7 @@ from .queries import (
     IncidentSource,
     fully_ready,
     fully_visible_incidents,
+    obligation_state_filter,
     obligation_states,
     past_due_actions,
     reopened,
@@ -211,11 +213,13 @@ def obligations_met(qs):
     """The notification obligations of the incidents `qs` that fell due: met (sent by the
     deadline), missed (sent late) and breached (past it, unsent); `met_percent` of those due.
     Pending, at-risk and not-applicable obligations are not yet (or never) due. One query."""
-    counts = qs.annotate(
-        ob_met=_obligations_in(MET),
-        ob_missed=_obligations_in(MISSED),
-        ob_breached=_obligations_in(BREACHED),
-    ).aggregate(met=Sum("ob_met"), missed=Sum("ob_missed"), breached=Sum("ob_breached"))
+    counts = qs.aggregate(
+        met=Sum(_obligations_in(MET)),
+        missed=Sum(_obligations_in(MISSED)),
+        breached=Sum(_obligations_in(BREACHED)),
+        incidents_breached=Count("pk", filter=obligation_state_filter(BREACHED)),
+        incidents_at_risk=Count("pk", filter=obligation_state_filter(AT_RISK)),
+    )
     met, missed, breached = (counts[k] or 0 for k in ("met", "missed", "breached"))
     due = met + missed + breached
     return {
@@ -224,6 +228,9 @@ def obligations_met(qs):
         "missed": missed,
         "breached": breached,
         "met_percent": None if not due else round(100 * met / due, 1),
+        # Incidents (not obligations) with one breached, or at risk, now: the lists filter these.
+        "incidents_breached": counts["incidents_breached"],
+        "incidents_at_risk": counts["incidents_at_risk"],
     }
 
 

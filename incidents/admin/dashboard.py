@@ -167,8 +167,13 @@ def _tiles(m, since, until):
         tile(
             "Notification obligations met",
             _percent(m["obligations_met"]["met_percent"]),
-            f"{m['obligations_met']['met']} of {m['obligations_met']['due']} due; "
-            f"{m['obligations_met']['breached']} breached",
+            f"{m['obligations_met']['met']} of {m['obligations_met']['due']} due",
+            obligation="met",
+        ),
+        tile(
+            "Notification obligations breached",
+            m["obligations_met"]["incidents_breached"],
+            f"incidents; {m['obligations_met']['incidents_at_risk']} at risk",
             obligation="breached",
         ),
         tile(

@@ -342,6 +342,12 @@ class ObligationsMetSerializer(serializers.Serializer):
     missed = serializers.IntegerField(help_text="Sent after their deadline.")
     breached = serializers.IntegerField(help_text="Past their deadline, not sent.")
     met_percent = serializers.FloatField(allow_null=True)
+    incidents_breached = serializers.IntegerField(
+        help_text="Incidents with an obligation past its deadline and not sent, now."
+    )
+    incidents_at_risk = serializers.IntegerField(
+        help_text="Incidents with an obligation close to its deadline and not sent, now."
+    )
 
 
 class ReadinessMetricsSerializer(serializers.Serializer):

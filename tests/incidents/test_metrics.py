@@ -352,7 +352,8 @@ def test_the_figures_cost_the_same_queries_at_two_sizes(api, client, coordinator
     large = costs()
     assert metrics.incident_metrics(coordinator)["incidents"] == 43
     assert small == large, (small, large)
-    assert small[0] <= 8
+    # 8 for the figures of the first dashboard, +1 obligations met, +1 responder readiness.
+    assert small[0] <= 10
 
 
 @pytest.mark.parametrize(

@@ -287,4 +287,7 @@ def test_the_metrics_count_obligations_met_missed_and_breached(coordinator, api)
     services.incident_set_aware(incident=forgotten, actor=coordinator, aware_at=forgotten.reported_at - 80 * H, reason="Found in audit")
     report("Privacy")  # pending: not yet due, not counted
     figures = api(coordinator).get("/api/v1/metrics/incidents/").json()["obligations_met"]
-    assert figures == {"due": 3, "met": 1, "missed": 1, "breached": 1, "met_percent": 33.3}
+    assert figures == {
+        "due": 3, "met": 1, "missed": 1, "breached": 1, "met_percent": 33.3,
+        "incidents_breached": 1, "incidents_at_risk": 0,
+    }
