@@ -396,6 +396,15 @@ SPECTACULAR_SETTINGS = {
         "CourseKindEnum": "training.models.Course.Kind",
         "SessionStatusEnum": "training.models.Session.Status",
         "RecordStatusEnum": "training.models.Record.Status",
+        "ReadinessStateEnum": "incidents.models.Readiness.State",
+        "ObligationStateEnum": [
+            ("pending", "pending"),
+            ("at_risk", "at risk"),
+            ("breached", "breached"),
+            ("met", "met"),
+            ("missed", "missed"),
+            ("not_applicable", "not applicable"),
+        ],
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

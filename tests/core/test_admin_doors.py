@@ -7,18 +7,21 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
 from core.roles import COMPLIANCE, COORDINATORS, PLAN_APPROVERS
 from directory import services as directory_services
 from incidents import services as incident_services
+from incidents.demo import seed_obligations
 from incidents.models import (
     Category,
     EscalationLevel,
     EscalationRule,
     Incident,
     MessageTemplate,
+    Obligation,
     ResponseTarget,
 )
 from plans import services as plan_services
@@ -299,6 +302,25 @@ def one_of_each(superuser):
         incident=incident, actor=superuser, level="2", reason="r", to_user=superuser
     )
     incident_services.review_save(incident=incident, actor=superuser, summary="s")
+    evidence = incident_services.attachment_add(
+        incident=incident,
+        actor=superuser,
+        upload=SimpleUploadedFile("log.txt", b"gateway log\n", content_type="text/plain"),
+    )
+    incident_services.attachment_download(attachment=evidence, actor=superuser, via="admin")
+    for name in ("Privacy", "Security", "Availability"):
+        Category.objects.get_or_create(name=name)
+    seed_obligations(superuser)
+    privacy = f.incident(category=Category.objects.get(name="Privacy"))
+    gdpr, *others = Obligation.objects.filter(category__name="Privacy").order_by("pk")
+    incident_services.obligation_submit(
+        incident=privacy, obligation=gdpr, actor=superuser, recipient="DPA", text="Report"
+    )
+    security = f.incident(category=Category.objects.get(name="Security"))
+    early = Obligation.objects.filter(category__name="Security").order_by("pk").first()
+    incident_services.obligation_not_applicable(
+        incident=security, obligation=early, actor=superuser, reason="No service affected"
+    )
     course = make_course(kind=Course.Kind.DRILL)
     session = make_session(course)
     (person,) = people(1)
@@ -310,6 +332,12 @@ def one_of_each(superuser):
     directory_services.token_create(name="entra", actor=superuser)
     directory_services.user_provision(actor=superuser, username="provisioned", external_id="e")
     directory_services.group_create(actor=superuser, name="Provisioned", external_id="g")
+    directory_services.oidc_link(
+        user=factories.staff(username="linked"),
+        issuer="https://login.example.org",
+        subject="sub-1",
+        actor=superuser,
+    )
 
 
 def our_admins():

@@ -3,6 +3,7 @@
 import datetime
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -104,6 +105,11 @@ def one_of_each(db, coordinator):
     escalation = incident_services.incident_escalate(
         incident=incident, actor=coordinator, level="2", to_user=coordinator, reason="x"
     )
+    attachment = incident_services.attachment_add(
+        incident=incident,
+        actor=coordinator,
+        upload=SimpleUploadedFile("log.txt", b"gateway log\n", content_type="text/plain"),
+    )
     exercise = make_session(make_course(title="Drill", kind="drill"))
     evaluation = training_services.evaluation_save(session=exercise, actor=coordinator)
     return {
@@ -111,6 +117,7 @@ def one_of_each(db, coordinator):
         "training/evaluations": evaluation,
         "incidents": incident,
         "actions": action,
+        "attachments": attachment,
         "categories": incident.category,
         "plans": plan,
         "plan-versions": version,
