@@ -50,7 +50,7 @@ from .common import (
     state_html,
     worst_target_html,
 )
-from .obligations import IncidentObligationsMixin
+from .obligations import IncidentObligationsMixin, obligation_state_html
 from .workspace import IncidentWorkspace
 
 User = get_user_model()
@@ -339,9 +339,15 @@ class IncidentAdmin(EvidenceBundleAdmin, IncidentObligationsMixin, IncidentWorks
         @admin.display(description="target")
         def target_state(obj):
             state, deadline = queries.worst_target(obj, targets, now)
-            return worst_target_html(state, deadline, now)
+            shown = worst_target_html(state, deadline, now)
+            # The worst notification obligation, under the target (one column: the list
+            # fits 1366 px with the navigation open).
+            notify = getattr(obj, "obligation_state", None)
+            if notify is None:
+                return shown
+            return format_html("{}<br>notify: {}", shown, obligation_state_html(notify))
 
-        return [*self.list_display, target_state, "obligation_column"]
+        return [*self.list_display, target_state]
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
