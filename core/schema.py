@@ -1,6 +1,7 @@
 """OpenAPI post-processing: document the error answers every operation can give.
 
-The API answers 400/401/403/404/409/412/429 by the conventions of api.md, and 503 (with
+The API answers 400/401/403/404/409/412/429 by the conventions of api.md, 415 to a body
+in no media type the operation reads (DRF's parsers), and 503 (with
 Retry-After) when an SQLite database stays busy past its timeout; the
 schema says so, so clients (and the fuzzer's status-code check) can rely on it.
 """
@@ -21,6 +22,7 @@ DESCRIPTIONS = {
     "405": "Method not allowed.",
     "409": "Conflicts with the current state.",
     "412": "If-Match no longer matches: reload and retry.",
+    "415": "The body's Content-Type is missing or not one the operation reads (its requestBody).",
     "429": "Too many requests.",
     "503": "The database is busy: retry after the Retry-After header's seconds.",
 }
@@ -39,6 +41,8 @@ def add_error_responses(result, generator, request, public):
                 codes.append("409")
             if method in {"put", "patch"}:
                 codes.append("412")
+            if "requestBody" in operation:
+                codes.append("415")
             responses = operation.setdefault("responses", {})
             for code in codes:
                 responses.setdefault(

@@ -148,6 +148,11 @@ def main(argv):
     import django
 
     django.setup()
+    from django.conf import settings
+
+    # The copied test database's passwords were hashed with the suite's fast hasher
+    # (tests/conftest.py); signing an acknowledgement checks the password against it.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     command, *args = argv
     if command == "acknowledge":
         result = _acknowledge(int(args[0]), int(args[1]), int(args[2]))

@@ -344,3 +344,18 @@ def test_an_attendance_sheet_holding_a_nul_is_refused_in_words(world):
     assert response.status_code == 200
     assert "NUL character" in response.content.decode()
     assert not Record.objects.filter(session=session).exists()
+
+
+def test_a_body_without_a_content_type_is_a_documented_415_and_changes_nothing(world):
+    from drf_spectacular.generators import SchemaGenerator
+
+    member = factories.staff(username="zoned")
+    response = api_as(member).generic("PATCH", "/api/v1/me/", b"time_zone=Europe/Paris", "")
+    assert response.status_code == 415
+    assert "media type" in response.json()["detail"]
+    member.refresh_from_db()
+    assert api_as(member).get("/api/v1/me/").json()["time_zone"] != "Europe/Paris"
+    # Clients (and the fuzzer) may rely on the schema: every operation with a body documents it.
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    assert "415" in paths["/api/v1/me/"]["patch"]["responses"]
+    assert "415" not in paths["/api/v1/me/"]["get"]["responses"]

@@ -114,8 +114,8 @@ def test_a_leaver_who_signed_stays_in_the_report_as_former_staff(scim):
     assert added.status_code == 200, added.data
     plan_services.acknowledgement_create(
         version=version,
-        actor=User.objects.get,
-        proof=signer_proof(User.objects.get)(pk=alice),
+        actor=User.objects.get(pk=alice),
+        proof=signer_proof(User.objects.get(pk=alice)),
         full_name="Barbara Jensen",
         content_hash=version.content_hash,
     )

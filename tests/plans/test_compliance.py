@@ -171,5 +171,7 @@ def test_roles_grant_what_the_brief_says():
         "view_planversion",
         "view_section",
         "view_acknowledgement",
+        # Their own electronic signatures (the receipt of what they signed, and how).
+        "view_signature",
         "add_acknowledgement",
     }
