@@ -164,6 +164,8 @@ WORKSPACE_PERMISSIONS = {
     "team": "incidents.add_teammember",
     "action": "incidents.add_action",
     "communicate": "incidents.add_communication",
+    "submit_obligation": "incidents.add_obligationsubmission",
+    "waive_obligation": "incidents.add_obligationwaiver",
 }
 
 

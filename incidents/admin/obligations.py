@@ -20,7 +20,7 @@ from core.errors import DomainError
 
 from .. import queries, services
 from ..models import Obligation, ObligationSubmission, ObligationWaiver
-from .common import VisibleIncidentMixin
+from .common import VisibleIncidentMixin, span_words
 
 STATE_COLOURS = {
     queries.PENDING: "#57606a",
@@ -47,6 +47,18 @@ def when(moment):
     if moment is None:
         return "—"
     return timezone.localtime(moment).strftime("%d %b %Y %H:%M %Z")
+
+
+def obligation_clock_words(row, submission, now):
+    """An obligation's clock in words: "sent 02 Dec 14:05", "31 h left (due …)", "overdue by
+    2 h (due …)", or why it has no due time yet."""
+    if submission is not None:
+        return f"sent {when(submission.submitted_at)} to {submission.recipient}"
+    if row.due_at is None:
+        return "due once the one before it is sent"
+    if row.due_at <= now:
+        return f"overdue by {span_words(now - row.due_at)} (due {when(row.due_at)})"
+    return f"{span_words(row.due_at - now)} left (due {when(row.due_at)})"
 
 
 @admin.register(Obligation)
@@ -202,6 +214,37 @@ class IncidentObligationsMixin:
                 "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", lines
             ),
         )
+
+    def workspace_context(self, request, incident):
+        """The workspace's "Notification obligations" part: each obligation's clock (time
+        left, or overdue by) and, for those still to send, the form recording the submission
+        on the incident's own page (it posts to the submission page, which comes back here)."""
+        context = super().workspace_context(request, incident)
+        now = timezone.now()
+        may = context["workspace_may"]
+        rows = list(queries.incident_obligations(incident, now=now))
+        submissions, waivers = queries.obligation_records(incident) if rows else ({}, {})
+        shown = []
+        for row in rows:
+            entry = {
+                "name": row.name,
+                "authority": row.authority,
+                "state": obligation_state_html(row.state),
+                "words": obligation_clock_words(row, submissions.get(row.pk), now),
+            }
+            if row.pk in waivers:
+                entry["words"] = f"not applicable: {waivers[row.pk].reason}"
+            open_ = row.pk not in submissions and row.pk not in waivers and incident.is_open
+            if open_ and row.due_at is not None and "submit_obligation" in may:
+                entry["form"] = SubmitForm(
+                    initial={"recipient": row.authority}, auto_id=f"id_obligation{row.pk}_%s"
+                )
+                entry["submit_url"] = self._link("obligation_submit", incident.pk, row.pk)
+            if open_ and "waive_obligation" in may:
+                entry["waive_url"] = self._link("obligation_not_applicable", incident.pk, row.pk)
+            shown.append(entry)
+        context["workspace_obligations"] = shown
+        return context
 
     def get_urls(self):
         view = self.admin_site.admin_view

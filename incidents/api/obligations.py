@@ -1,4 +1,6 @@
-"""The API of an incident's notification obligations: read them with their states, submit one.
+"""The API of an incident's notification obligations: read them with their states, submit
+one, mark one not applicable, and set the moments their clocks start from (when the
+organisation became aware, the classification as major).
 
 Mixed into `IncidentViewSet`: the incident is found as for its other nested lists, among
 those its reader sees in full (`queries.fully_visible_incidents`), so a confidential
@@ -51,6 +53,25 @@ class SubmissionSerializer(serializers.Serializer):
     )
 
 
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=services.obligations.REASON_MAX_LENGTH, help_text="Why (recorded)."
+    )
+
+
+class AwareSerializer(ReasonSerializer):
+    aware_at = serializers.DateTimeField(
+        help_text="When the organisation became aware: not in the future, not before the "
+        "incident occurred. The clocks of obligations measured from it move with it."
+    )
+
+
+class ClassifyMajorSerializer(ReasonSerializer):
+    classified_at = serializers.DateTimeField(
+        required=False, help_text="When it was classified as major (default now)."
+    )
+
+
 class IncidentObligationSerializer(serializers.Serializer):
     """One obligation of an incident and how it stands (docs/incidents.md §Notification
     obligations): `state` is pending, at_risk, breached, met, missed or not_applicable;
@@ -84,7 +105,15 @@ def obligations_data(incident):
 
 
 class ObligationActionsMixin:
-    """`…/obligations/` and `…/obligations/{obligation_id}/submit/` of IncidentViewSet."""
+    """`…/obligations/`, `…/obligations/{obligation_id}/submit/` and `…/not-applicable/`,
+    `…/aware/` and `…/classify-major/` of IncidentViewSet: each write calls the service the
+    admin's workspace calls, and answers with the obligations as they now stand."""
+
+    def _obligation(self, obligation_id):
+        obligation_pk = parse_id(obligation_id)
+        if obligation_pk is None:
+            raise NotFound
+        return get_object_or_404(Obligation, pk=obligation_pk)
 
     @extend_schema(responses=IncidentObligationSerializer(many=True), filters=False)
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
@@ -109,10 +138,7 @@ class ObligationActionsMixin:
         occurred, an obligation of another category; 409: sent already, not applicable, or
         the deliverable it follows not sent yet."""
         incident = self.get_object()
-        obligation_pk = parse_id(obligation_id)
-        if obligation_pk is None:
-            raise NotFound
-        obligation = get_object_or_404(Obligation, pk=obligation_pk)
+        obligation = self._obligation(obligation_id)
         serializer = SubmissionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.obligation_submit(
@@ -122,3 +148,66 @@ class ObligationActionsMixin:
             **serializer.validated_data,
         )
         return Response(obligations_data(incident), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=ReasonSerializer,
+        responses={201: IncidentObligationSerializer(many=True)},
+        filters=False,
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"obligations/(?P<obligation_id>[0-9]+)/not-applicable",
+        filter_backends=[],
+    )
+    def obligation_not_applicable(self, request, pk=None, obligation_id=None):
+        """Mark one obligation not applicable to this incident, with the reason; answers
+        with all of them. 400: no reason, an obligation of another category; 409: submitted
+        already (it applied), or marked not applicable already."""
+        incident = self.get_object()
+        obligation = self._obligation(obligation_id)
+        serializer = ReasonSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.obligation_not_applicable(
+            incident=incident,
+            obligation=obligation,
+            actor=request.user,
+            reason=serializer.validated_data["reason"],
+        )
+        return Response(obligations_data(incident), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=AwareSerializer,
+        responses=IncidentObligationSerializer(many=True),
+        filters=False,
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def aware(self, request, pk=None):
+        """Record when the organisation became aware of the incident (by default, when it
+        was reported), with the reason; answers with the obligations as they now stand.
+        400: no reason, a time in the future or before the incident occurred."""
+        incident = self.get_object()
+        serializer = AwareSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        incident = services.incident_set_aware(
+            incident=incident, actor=request.user, **serializer.validated_data
+        )
+        return Response(obligations_data(incident))
+
+    @extend_schema(
+        request=ClassifyMajorSerializer,
+        responses=IncidentObligationSerializer(many=True),
+        filters=False,
+    )
+    @action(detail=True, methods=["post"], url_path="classify-major", filter_backends=[])
+    def classify_major(self, request, pk=None):
+        """Record that the incident was classified as major (DORA's clock starts there),
+        once, with the reason; answers with the obligations as they now stand. 400: no
+        reason, a bad time; 409: classified already."""
+        incident = self.get_object()
+        serializer = ClassifyMajorSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        incident = services.incident_classify_major(
+            incident=incident, actor=request.user, **serializer.validated_data
+        )
+        return Response(obligations_data(incident))

@@ -141,6 +141,8 @@ class IncidentDetailSerializer(IncidentListSerializer):
             "actions_taken",
             "plan_version",
             "acknowledged_at",
+            "aware_at",
+            "classified_major_at",
             "investigating_at",
             "contained_at",
             "eradicated_at",

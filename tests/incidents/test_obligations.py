@@ -232,6 +232,56 @@ def test_api_lists_and_submits_obligations_with_400s_for_bad_input(coordinator, 
 
 
 @pytest.mark.django_db
+def test_api_sets_aware_classifies_major_and_marks_not_applicable(coordinator, api):
+    seeded()
+    incident = report("Security", occurred_hours_ago=30)
+    client = api(coordinator)
+    url = f"/api/v1/incidents/{incident.pk}/"
+    early = Obligation.objects.get(name=EARLY)
+
+    # When the organisation became aware: a reason, a time neither future nor before it occurred.
+    aware = incident.occurred_at + H
+    assert client.post(f"{url}aware/", {"aware_at": aware.isoformat()}, format="json").status_code == 400
+    future = (timezone.now() + 5 * H).isoformat()
+    assert client.post(f"{url}aware/", {"aware_at": future, "reason": "x"}, format="json").status_code == 400
+    before = (incident.occurred_at - H).isoformat()
+    assert client.post(f"{url}aware/", {"aware_at": before, "reason": "x"}, format="json").status_code == 400
+    response = client.post(f"{url}aware/", {"aware_at": aware.isoformat(), "reason": "SOC alert"}, format="json")
+    assert response.status_code == 200, response.content
+    due = {o["name"]: o["due_at"] for o in response.json()}
+    assert datetime.datetime.fromisoformat(due[EARLY]) == aware + 24 * H
+    detail = client.get(url).json()
+    assert datetime.datetime.fromisoformat(detail["aware_at"]) == aware
+    assert detail["classified_major_at"] is None
+    incident.refresh_from_db()
+    assert incident.history.first().history_change_reason == "Became aware: SOC alert"
+
+    # Not applicable: with a reason, once, and never after a submission.
+    na = f"{url}obligations/{early.pk}/not-applicable/"
+    assert client.post(na, {}, format="json").status_code == 400
+    response = client.post(na, {"reason": "Not a significant incident under NIS2"}, format="json")
+    assert response.status_code == 201, response.content
+    row = next(o for o in response.json() if o["name"] == EARLY)
+    assert row["state"] == "not_applicable"
+    assert row["not_applicable_reason"] == "Not a significant incident under NIS2"
+    assert client.post(na, {"reason": "again"}, format="json").status_code == 409
+    assert client.post(f"{url}obligations/{early.pk}/submit/", {"recipient": "CSIRT", "text": "x"}, format="json").status_code == 409
+    assert client.post(f"{url}obligations/abc/not-applicable/", {"reason": "x"}, format="json").status_code == 404
+
+    # Classified as major: once, with a reason.
+    assert client.post(f"{url}classify-major/", {}, format="json").status_code == 400
+    response = client.post(f"{url}classify-major/", {"reason": "Critical service down for 2 hours"}, format="json")
+    assert response.status_code == 200, response.content
+    assert client.get(url).json()["classified_major_at"] is not None
+    assert client.post(f"{url}classify-major/", {"reason": "again"}, format="json").status_code == 409
+
+    # Staff outside the team see no such incident; every step is a 403 or 404 for them.
+    member = factories.staff(username="member")
+    for path, body in ((f"{url}aware/", {"aware_at": aware.isoformat(), "reason": "x"}), (f"{url}classify-major/", {"reason": "x"})):
+        assert api(member).post(path, body, format="json").status_code in (403, 404)
+
+
+@pytest.mark.django_db
 def test_a_confidential_incidents_obligations_follow_its_visibility(coordinator, api, client, compliance_user, superuser):
     seeded()
     incident = report("Privacy", confidential=True)
@@ -246,6 +296,9 @@ def test_a_confidential_incidents_obligations_follow_its_visibility(coordinator,
     client.force_login(outsider)
     assert client.get(f"/admin/incidents/incident/{incident.pk}/obligations/{gdpr.pk}/submit/").status_code == 404
     assert client.get(f"/admin/incidents/incident/{incident.pk}/aware/").status_code == 404
+    for step, body in (("aware/", {"aware_at": timezone.now().isoformat(), "reason": "x"}), ("classify-major/", {"reason": "x"}), (f"obligations/{gdpr.pk}/not-applicable/", {"reason": "x"})):
+        answer = api(outsider).post(f"/api/v1/incidents/{incident.pk}/{step}", body, format="json")
+        assert answer.status_code == 404, step
     # The audit log: the submission's history is hidden with the incident.
     services.obligation_submit(incident=incident, obligation=gdpr, actor=superuser, recipient="x", text="x")
     rules = history_rules(outsider)
@@ -271,6 +324,38 @@ def test_admin_page_shows_obligations_and_records_a_submission(coordinator, clie
     assert incident.reference not in client.get("/admin/incidents/incident/?obligation=breached").content.decode()
     dashboard = client.get("/admin/incidents/incident/dashboard/").content.decode()
     assert "Notification obligations breached" in dashboard
+
+
+@pytest.mark.django_db
+def test_the_workspace_shows_each_clock_and_records_a_submission_from_the_incident_page(coordinator, compliance_user, client):
+    import re
+
+    seeded()
+    incident = report("Privacy", occurred_hours_ago=30)
+    gdpr = Obligation.objects.get(name=GDPR)
+    page_url = f"/admin/incidents/incident/{incident.pk}/change/"
+    client.force_login(coordinator)
+    page = client.get(page_url).content.decode()
+    part = page[page.index('id="workspace-obligations"'):]
+    part = part[: part.index("</section>")]
+    due = (incident.reported_at + 72 * H).strftime("%d %b %Y %H:%M UTC")
+    assert GDPR in part and f"left (due {due})" in part
+    action = f'action="/admin/incidents/incident/{incident.pk}/obligations/{gdpr.pk}/submit/"'
+    assert action in part and "Record the submission" in part
+    response = client.post(
+        f"/admin/incidents/incident/{incident.pk}/obligations/{gdpr.pk}/submit/",
+        {"recipient": "Datatilsynet", "reference": "DT-2026-17", "text": "Initial notification"},
+    )
+    assert response.status_code == 302 and response["Location"] == page_url
+    page = client.get(page_url).content.decode()
+    part = page[page.index('id="workspace-obligations"'):]
+    part = part[: part.index("</section>")]
+    assert re.search(r"sent \d\d \w{3} \d{4} \d\d:\d\d UTC to Datatilsynet", part), part
+    assert "Record the submission" not in part
+    # Compliance reads the clocks but records nothing.
+    client.force_login(compliance_user)
+    page = client.get(page_url).content.decode()
+    assert 'id="workspace-obligations"' in page and "Record the submission" not in page
 
 
 @pytest.mark.django_db
