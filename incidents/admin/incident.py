@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.forms.models import BaseInlineFormSet
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -99,10 +100,26 @@ class ActionInline(KnownPeopleInline, PeopleByName, admin.TabularInline):
     can_delete = False
 
 
+# The incident page shows the latest timeline entries, so it stays one size however long an
+# incident runs; the whole timeline is in the API (`GET …/timeline/`, paged), the incident's
+# history and its evidence bundle.
+TIMELINE_SHOWN = 50
+
+
+class LatestTimelineFormSet(BaseInlineFormSet):
+    def get_queryset(self):
+        if not hasattr(self, "_latest"):
+            self._latest = super().get_queryset()[:TIMELINE_SHOWN]
+        return self._latest
+
+
 class TimelineInline(admin.TabularInline):
-    """The timeline: read it here; new lines are notes, added through the service."""
+    """The timeline: read it here (the latest TIMELINE_SHOWN entries); new lines are notes,
+    added through the service."""
 
     model = TimelineEntry
+    formset = LatestTimelineFormSet
+    verbose_name_plural = f"timeline (the latest {TIMELINE_SHOWN} entries)"
     extra = 1
     fields = ("created_at", "kind", "author_name", "text")
     readonly_fields = ("created_at", "kind", "author_name")

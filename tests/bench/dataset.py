@@ -35,6 +35,7 @@ from simple_history.utils import bulk_create_with_history
 from core.history import acting_as
 from core.roles import COMPLIANCE, COORDINATORS, PLAN_APPROVERS, STAFF
 from core.signing import system_proof
+from incidents.demo import seed_obligations
 from incidents.models import (
     PRIORITY_MATRIX,
     Category,
@@ -381,6 +382,9 @@ def build_incidents(spec, data, rng, people, coordinators, latest_versions):
         )[0]
         for name in CATEGORIES
     ]
+    # The notification obligations as seeded (GDPR on Privacy, NIS2 and DORA on Security):
+    # the list's worst-obligation column and filter work over them.
+    seed_obligations(coordinators[0])
     for priority, (ack, contain, recover, update) in TARGETS.items():
         ResponseTarget.objects.get_or_create(
             priority=priority,

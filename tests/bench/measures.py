@@ -318,6 +318,26 @@ def run_all(data, *, repeat=40, warmup=3, heavy=True, heavy_repeat=None, heavy_w
     )
     add(
         measure(
+            "admin_obligations_filter",
+            _get(coordinator, "/admin/incidents/incident/?obligation=breached"),
+            admin_changelist_floor(data.coordinator, per_page),
+            repeat=repeat,
+            warmup=warmup,
+        ),
+        rows=per_page,
+    )
+    add(
+        measure(
+            "admin_incident_workspace",
+            _get(coordinator, f"/admin/incidents/incident/{data.incident_id}/change/"),
+            api_detail_floor(data.coordinator, data.incident_id),
+            repeat=repeat,
+            warmup=warmup,
+        ),
+        rows=1,
+    )
+    add(
+        measure(
             "api_incident_list",
             _get(coordinator, "/api/v1/incidents/?page_size=100"),
             api_list_floor(data.coordinator, 100),
@@ -389,6 +409,10 @@ def run_all(data, *, repeat=40, warmup=3, heavy=True, heavy_repeat=None, heavy_w
             (csv_rows,) = cursor.fetchone()
         add(csv, rows=csv_rows, streamed_memory_mb=round(peak_mb, 2), bytes=size)
         bundle_url = f"/api/v1/incidents/{data.incident_id}/evidence/"
+        # The first bundle of a process also pays its imports (WeasyPrint and its fonts:
+        # once per server process, whatever the incident): that one is reported apart, and
+        # the target is judged on the bundle's own memory, the second one's.
+        cold_mb, _ = streamed_memory_mb(lambda: auditor.get(bundle_url))
         peak_mb, size = streamed_memory_mb(lambda: auditor.get(bundle_url))
         bundle = measure(
             "incident_evidence_bundle",
@@ -398,7 +422,13 @@ def run_all(data, *, repeat=40, warmup=3, heavy=True, heavy_repeat=None, heavy_w
             warmup=min(heavy_warmup, warmup),
         )
         history_rows = TimelineEntry.history.filter(incident_id=data.incident_id).count()
-        add(bundle, rows=history_rows, streamed_memory_mb=round(peak_mb, 2), bytes=size)
+        add(
+            bundle,
+            rows=history_rows,
+            streamed_memory_mb=round(peak_mb, 2),
+            first_in_process_memory_mb=round(cold_mb, 2),
+            bytes=size,
+        )
     add(
         measure(
             "incident_save_history",

@@ -34,6 +34,10 @@ if str(ROOT) not in sys.path:  # run as a script: `tests.bench` is importable fr
     sys.path.insert(0, str(ROOT))
 NAMES = (
     "admin_incident_changelist",
+    # the list filtered by a notification obligation's state (its floor: the list's own)
+    "admin_obligations_filter",
+    # the incident's page, the workspace (its floor: the incident with its team, one SQL)
+    "admin_incident_workspace",
     "api_incident_list",
     "api_incident_detail",
     # the metrics dashboard: every figure aggregates every visible incident

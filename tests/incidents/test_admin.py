@@ -152,12 +152,24 @@ def test_escalate_action_needs_a_person_or_a_group(client, coordinator):
     assert not Escalation.objects.exists()
 
 
-def test_editing_in_the_admin_rederives_priority_and_records_the_user(client, coordinator):
+@pytest.mark.parametrize("earlier_notes", [0, 60])
+def test_editing_in_the_admin_rederives_priority_and_records_the_user(client, coordinator, earlier_notes):
+    from incidents.admin.incident import TIMELINE_SHOWN
+
     incident = f.incident(impact=3, urgency=3)
+    for n in range(earlier_notes):
+        services.timeline_note_add(incident=incident, actor=coordinator, text=f"Earlier note {n}")
     client.force_login(coordinator)
     url = reverse("admin:incidents_incident_change", args=[incident.pk])
     page = client.get(url)
     assert page.status_code == 200
+    # A long timeline shows its latest entries; the form still saves with them.
+    shown = incident.timeline.count() if not earlier_notes else TIMELINE_SHOWN
+    timeline = next(i.formset for i in page.context["inline_admin_formsets"] if i.formset.model.__name__ == "TimelineEntry")
+    assert timeline.initial_form_count() == shown
+    if earlier_notes:
+        assert f"Earlier note {earlier_notes - 1}" in page.content.decode()
+        assert "Earlier note 0" not in page.content.decode()
     form = page.context["adminform"].form
     data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
     occurred = data.pop("occurred_at")
