@@ -133,12 +133,14 @@ def test_repeat_with_a_stale_fingerprint_still_returns_the_first(published, memb
 
 @pytest.fixture
 def purge_acknowledgements_after():
-    """Transactional tests leave rows behind; remove them as an administrator would."""
+    """Transactional tests leave rows behind; remove them as an administrator would (the
+    signature each acknowledgement carries first: it holds the acknowledgement's key)."""
     yield
     with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE plans_acknowledgement DISABLE TRIGGER USER")
-        cursor.execute("DELETE FROM plans_acknowledgement")
-        cursor.execute("ALTER TABLE plans_acknowledgement ENABLE TRIGGER USER")
+        for table in ("plans_signature", "plans_acknowledgement"):
+            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+            cursor.execute(f"DELETE FROM {table}")
+            cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
 
 
 @pytest.mark.django_db(transaction=True)

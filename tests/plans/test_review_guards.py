@@ -46,11 +46,22 @@ def test_replace_into_cannot_rewrite_a_review_on_sqlite(sqlite_only, published):
         )
 
 
-def test_truncate_of_reviews_is_refused_on_postgresql(postgres_only, published):
-    with pytest.raises(DatabaseError, match="review is evidence"):
+@pytest.mark.parametrize(
+    "sql, refusal",
+    [
+        ("TRUNCATE plans_review", "referenced in a foreign key"),
+        ("TRUNCATE plans_review CASCADE", "review is evidence"),
+    ],
+)
+def test_truncate_of_reviews_is_refused_on_postgresql(postgres_only, published, sql, refusal):
+    """Plain TRUNCATE already meets the signatures' foreign key; CASCADE is the real door."""
+    before = Review.objects.count()
+    assert before
+    with pytest.raises(DatabaseError, match=refusal):
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute("TRUNCATE plans_review")
+            cursor.execute(sql)
+    assert Review.objects.count() == before
 
 
 @pytest.mark.parametrize(
