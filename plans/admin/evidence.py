@@ -59,6 +59,13 @@ class ReviewAdmin(ReadOnlyAdmin):
     list_filter = ("decision",)
     ordering = ("-created_at", "-id")
 
+    def get_queryset(self, request):
+        """A review is read with its version: a reviewer's comments on a draft are for those
+        who may read the draft (a custom group holding only `view_review` sees the reviews
+        of published versions)."""
+        qs = super().get_queryset(request)
+        return qs.filter(version__in=queries.visible_versions(request.user))
+
 
 @admin.register(Section)
 class SectionAdmin(ReadOnlyAdmin):

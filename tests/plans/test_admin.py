@@ -362,3 +362,32 @@ def test_every_plans_admin_page_renders_for_a_superuser(client, superuser, appro
         == 200
     )
     assert client.get(reverse("admin:plans_planversion_add")).status_code == 403
+
+
+def test_reviews_of_a_draft_are_read_only_by_those_who_may_read_drafts(client, approver):
+    """A custom group holding `view_review` alone sees the reviews of published versions, not
+    a reviewer's comments on a draft it may not read (the list, the page and its history)."""
+    from django.contrib.auth.models import Group, Permission
+
+    from plans.models import Review
+
+    plan, v1, author, _ = published_plan(approver=approver)
+    v2 = fill(services.version_create_draft(plan=plan, actor=author), author, text="Second")
+    services.version_submit(version=v2, actor=author, proof=signer_proof(author))
+    services.version_request_changes(
+        version=v2, actor=approver, proof=signer_proof(approver), comment="Name the deputy"
+    )
+    hidden = Review.objects.get(version=v2, decision=Review.Decision.CHANGES_REQUESTED)
+    shown = Review.objects.filter(version=v1).first()
+    reader = factories.staff(username="auditor-lite")
+    reader.is_staff = True
+    reader.save()
+    group = Group.objects.create(name="Review readers")
+    group.permissions.add(Permission.objects.get(codename="view_review"))
+    reader.groups.add(group)
+    client.force_login(reader)
+    listing = client.get(reverse("admin:plans_review_changelist")).content.decode()
+    assert "Name the deputy" not in listing and str(v1) in listing
+    for name in ("admin:plans_review_change", "admin:plans_review_history"):
+        assert client.get(reverse(name, args=[hidden.pk])).status_code in (302, 404)
+    assert client.get(reverse("admin:plans_review_change", args=[shown.pk])).status_code == 200
