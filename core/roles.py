@@ -16,7 +16,7 @@ PLAN_APPROVERS = "Plan approvers"
 COMPLIANCE = "Compliance"
 STAFF = "Staff"
 # Sees and triages every incident that has no incident manager yet, confidential ones
-# included, and is emailed every new report (incidents/roles.py, incidents/queries.py).
+# included, and is emailed every new report (incidents/roles.py, incidents/queries/).
 INCIDENT_INTAKE = "Incident intake"
 ROLE_NAMES = (COORDINATORS, PLAN_APPROVERS, COMPLIANCE, STAFF, INCIDENT_INTAKE)
 

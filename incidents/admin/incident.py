@@ -5,7 +5,6 @@ from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.forms.models import BaseInlineFormSet
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -15,9 +14,7 @@ from django.utils.html import format_html
 
 from core.admin import (
     EvidenceBundleAdmin,
-    PeopleByName,
     PersonFilter,
-    ReadOnlyInline,
     ServiceAdmin,
     person_column,
 )
@@ -41,7 +38,6 @@ from .attachments import ATTACHMENT_INLINES
 from .common import (
     UNCLASSIFIED_LABEL,
     CategoryFilter,
-    KnownPeopleInline,
     OpenFilter,
     PlanVersionFilter,
     ReadinessFilter,
@@ -51,6 +47,7 @@ from .common import (
     state_html,
     worst_target_html,
 )
+from .inlines import ActionInline, EscalationInline, TeamMemberInline, TimelineInline
 from .obligations import IncidentObligationsMixin, obligation_state_html
 from .workspace import IncidentWorkspace
 
@@ -66,102 +63,6 @@ PHASE_FIELDS = (
     "reopened_count",
     "review_link",
 )
-
-
-class TeamMemberInline(KnownPeopleInline, PeopleByName, admin.TabularInline):
-    model = TeamMember
-    known_people = ("user",)
-    extra = 0
-    autocomplete_fields = ("user",)
-    fields = ("user", "role", "added_at", "readiness")
-    readonly_fields = ("added_at", "readiness")
-
-    def get_queryset(self, request):
-        return queries.with_readiness(super().get_queryset(request))
-
-    @admin.display(description="readiness when joined")
-    def readiness(self, member):
-        if member.pk is None:
-            return "—"
-        return queries.readiness_words(
-            getattr(member, "readiness_state", None),
-            getattr(member, "readiness_acknowledged_at", None),
-            getattr(member, "readiness_missing", None),
-        )
-
-
-class ActionInline(KnownPeopleInline, PeopleByName, admin.TabularInline):
-    model = Action
-    known_people = ("owner",)
-    extra = 0
-    autocomplete_fields = ("owner",)
-    fields = ("kind", "description", "owner", "due_date", "status", "completed_at")
-    readonly_fields = ("completed_at",)
-    can_delete = False
-
-
-# The incident page shows the latest timeline entries, so it stays one size however long an
-# incident runs; the whole timeline is in the API (`GET …/timeline/`, paged), the incident's
-# history and its evidence bundle.
-TIMELINE_SHOWN = 50
-
-
-class LatestTimelineFormSet(BaseInlineFormSet):
-    def get_queryset(self):
-        if not hasattr(self, "_latest"):
-            self._latest = super().get_queryset()[:TIMELINE_SHOWN]
-        return self._latest
-
-
-class TimelineInline(admin.TabularInline):
-    """The timeline: read it here (the latest TIMELINE_SHOWN entries); new lines are notes,
-    added through the service."""
-
-    model = TimelineEntry
-    formset = LatestTimelineFormSet
-    verbose_name_plural = f"timeline (the latest {TIMELINE_SHOWN} entries)"
-    extra = 1
-    fields = ("created_at", "kind", "author_name", "text")
-    readonly_fields = ("created_at", "kind", "author_name")
-    author_name = person_column("author")
-    can_delete = False
-    ordering = ("-created_at", "-id")
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("author")
-
-
-class EscalationInline(ReadOnlyInline, admin.TabularInline):
-    """The escalations, shown: they are made by the "Escalate" action, acknowledged by their
-    recipients."""
-
-    model = Escalation
-    fields = (
-        "created_at",
-        "level",
-        "to_user_name",
-        "to_group",
-        "reason",
-        "escalated_by_name",
-        "automatic",
-        "acknowledged_at",
-        "delivery",
-    )
-    readonly_fields = fields
-    to_user_name = person_column("to_user", "to person")
-    escalated_by_name = person_column("escalated_by")
-
-    def get_queryset(self, request):
-        return queries.with_delivery(
-            super().get_queryset(request).select_related("to_user", "to_group", "escalated_by")
-        )
-
-    @admin.display(description="email")
-    def delivery(self, escalation):
-        return queries.delivery_text(escalation)
 
 
 class IncidentForm(forms.ModelForm):

@@ -154,7 +154,7 @@ def test_escalate_action_needs_a_person_or_a_group(client, coordinator):
 
 @pytest.mark.parametrize("earlier_notes", [0, 60])
 def test_editing_in_the_admin_rederives_priority_and_records_the_user(client, coordinator, earlier_notes):
-    from incidents.admin.incident import TIMELINE_SHOWN
+    from incidents.admin.inlines import TIMELINE_SHOWN
 
     incident = f.incident(impact=3, urgency=3)
     for n in range(earlier_notes):

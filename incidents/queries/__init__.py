@@ -1,4 +1,8 @@
-"""Read side of incidents: who may see what, response-target states, escalation candidates (metrics: metrics.py)."""
+"""Read side of incidents: who may see what, response-target states, escalation candidates.
+
+The faces import `incidents.queries` alone; its parts are re-exported at the end of this
+module: responder readiness (`readiness`), attachments (`attachments`) and the notification
+obligations (`obligations`). The metrics are their own read: incidents/metrics.py."""
 
 import datetime
 from dataclasses import dataclass
@@ -7,36 +11,25 @@ from django.conf import settings
 from django.db import connections
 from django.db.models import (
     BooleanField,
-    Case,
-    CharField,
-    Count,
-    DateTimeField,
     Exists,
     ExpressionWrapper,
-    F,
-    FloatField,
-    Func,
     OuterRef,
     Q,
     Subquery,
     Value,
-    When,
 )
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.history_diff import NO_MASK, Mask
 from core.workflow import next_statuses
 
-from .models import (
+from ..models import (
     OPEN_STATUSES,
     Action,
-    Attachment,
     Category,
     Escalation,
     EscalationRule,
     Incident,
-    Readiness,
     ResponseTarget,
     Status,
     TeamMember,
@@ -545,332 +538,51 @@ def escalations_visible_to(user):
     return Escalation.objects.filter(condition)
 
 
-# -- responder readiness (models.Readiness) -------------------------------------------------
+# The parts, read through this module (they import the predicates defined above).
+from .attachments import attachment_rows, attachments_visible_to  # noqa: E402
+from .obligations import (  # noqa: E402
+    HOURS_PER_MONTH_FOR_RISK,
+    NOT_APPLICABLE,
+    OBLIGATION_STATE_LABELS,
+    OBLIGATION_STATE_RANK,
+    OBLIGATION_STATES,
+    DeadlineAdd,
+    IncidentSource,
+    add_deadline,
+    aware_at,
+    breached_obligations,
+    incident_obligations,
+    obligation_counts,
+    obligation_records,
+    obligation_state_filter,
+    obligation_states,
+    sqlite_add_deadline,
+    with_worst_obligation,
+)
+from .readiness import fully_ready, readiness_words, with_readiness  # noqa: E402
 
-
-def _latest_readiness(part=None):
-    rows = Readiness.objects.filter(incident_id=OuterRef("incident_id"), user_id=OuterRef("user_id"))
-    if part is not None:
-        rows = rows.filter(part=part)
-    return rows.order_by("-recorded_at", "-id")
-
-
-def with_readiness(members):
-    """Team members annotated with their newest readiness record: `readiness_state`,
-    `readiness_acknowledged_at`, `readiness_missing` (one query with the rows)."""
-    latest = _latest_readiness(Readiness.Part.TEAM_MEMBER)
-    return members.annotate(
-        readiness_state=Subquery(latest.values("state")[:1]),
-        readiness_acknowledged_at=Subquery(latest.values("acknowledged_at")[:1]),
-        readiness_plan_version=Subquery(latest.values("plan_version_id")[:1]),
-        readiness_missing=Subquery(latest.values("courses_missing")[:1]),
-    )
-
-
-def readiness_words(state, acknowledged_at, missing, has_plan=True):
-    """How a readiness record reads: "Ready", "Not ready: plan not acknowledged; overdue on
-    First aid", "No plan in force", "—" (none recorded)."""
-    if not state:
-        return "—"
-    if state == Readiness.State.NO_PLAN:
-        return "No plan in force"
-    if state == Readiness.State.READY:
-        return "Ready (plan acknowledged, training current)"
-    gaps = []
-    if acknowledged_at is None:
-        gaps.append("plan not acknowledged")
-    for course in missing or []:
-        gaps.append(f"{course.get('state', 'not current')} on {course.get('title')}")
-    return "Not ready: " + "; ".join(gaps)
-
-
-def fully_ready(incidents):
-    """Incidents whose every readiness record (each person as they took their part) was
-    ready: "handled by a team fully current on its plan". Incidents with none recorded, or
-    with no plan in force, are not counted as such."""
-    not_ready = Readiness.objects.filter(incident_id=OuterRef("pk")).exclude(
-        state=Readiness.State.READY
-    )
-    any_row = Readiness.objects.filter(incident_id=OuterRef("pk"))
-    return incidents.filter(Exists(any_row), ~Exists(not_ready))
-
-
-def attachments_visible_to(user):
-    """The evidence files `user` may read and download: those of incidents they see in full
-    (`fully_visible_incidents`), for holders of `view_attachment`. A reporter outside the
-    response sees none, as of the rest of the response."""
-    if user is None or not user.is_authenticated or not user.has_perm("incidents.view_attachment"):
-        return Attachment.objects.none()
-    if sees_everything(user):
-        return Attachment.objects.all()
-    return Attachment.objects.filter(incident__in=fully_visible_incidents(user).values("pk"))
-
-
-def attachment_rows(queryset):
-    """Attachments with what a list shows (the uploader, the supersession, every download and
-    who made it) in a fixed number of queries: one for the page, one for the downloads."""
-    from django.db.models import Prefetch
-
-    from .models import AttachmentDownload
-
-    downloads = AttachmentDownload.objects.select_related("user").order_by("-at", "-id")
-    return queryset.select_related("uploaded_by", "superseded_by_person").prefetch_related(
-        Prefetch("downloads", queryset=downloads)
-    )
-# -- notification obligations ------------------------------------------------------
-#
-# One rule, in SQL: `obligation_states(source)` annotates the obligations of one incident (or,
-# correlated, of each incident of a list) with their anchor, due time and state, so a page,
-# the API, a list filter, the dashboard and the escalation timer read the same thing in a
-# fixed number of queries (docs/incidents.md §Notification obligations).
-
-NOT_APPLICABLE = "not_applicable"
-OBLIGATION_STATES = (PENDING, AT_RISK, BREACHED, MET, MISSED, NOT_APPLICABLE)
-OBLIGATION_STATE_LABELS = {
-    PENDING: "pending",
-    AT_RISK: "at risk",
-    BREACHED: "breached",
-    MET: "met",
-    MISSED: "missed",
-    NOT_APPLICABLE: "not applicable",
-}
-# The state a list shows for an incident's obligations: the worst of them.
-OBLIGATION_STATE_RANK = (BREACHED, AT_RISK, PENDING, MISSED, MET, NOT_APPLICABLE)
-# For the "at risk" window only, a month counts as 30 days.
-HOURS_PER_MONTH_FOR_RISK = 720
-
-
-def add_deadline(moment, months, seconds):
-    """`moment` plus calendar `months` (clamped to the month's last day: 31 January + 1 month
-    is 28 or 29 February, as PostgreSQL counts) plus `seconds`. The Python twin of
-    `DeadlineAdd`, registered as an SQLite function (incidents.receivers)."""
-    import calendar
-
-    if moment is None or months is None or seconds is None:
-        return None
-    total = moment.month - 1 + int(months)
-    year, month = moment.year + total // 12, total % 12 + 1
-    day = min(moment.day, calendar.monthrange(year, month)[1])
-    return moment.replace(year=year, month=month, day=day) + datetime.timedelta(
-        seconds=float(seconds)
-    )
-
-
-def sqlite_add_deadline(value, months, seconds):
-    """`add_deadline` over SQLite's stored text (naive UTC, as Django writes it)."""
-    if value is None or months is None or seconds is None:
-        return None
-    moment = datetime.datetime.fromisoformat(str(value)).replace(tzinfo=None)
-    return str(add_deadline(moment, months, seconds))
-
-
-class DeadlineAdd(Func):
-    """moment + months (calendar) + seconds, in the database."""
-
-    output_field = DateTimeField()
-    function = "incidents_add_deadline"  # SQLite: registered on each connection
-
-    def as_postgresql(self, compiler, connection, **extra):
-        moment, months, seconds = (compiler.compile(e) for e in self.get_source_expressions())
-        sql = f"({moment[0]} + make_interval(months => ({months[0]})::integer, secs => ({seconds[0]})::double precision))"
-        return sql, (*moment[1], *months[1], *seconds[1])
-
-
-class IncidentSource:
-    """Where `obligation_states` reads the incident: one loaded incident (constants), or the
-    row of the incident list the subquery is correlated with (OuterRef)."""
-
-    def __init__(self, incident=None):
-        self.incident = incident
-
-    def field(self, name, depth=1, output_field=None):
-        if self.incident is not None:
-            value = getattr(self.incident, "pk" if name == "pk" else name)
-            return Value(value, output_field=output_field or DateTimeField())
-        ref = name
-        for _ in range(depth):
-            ref = OuterRef(ref)
-        return ExpressionWrapper(ref, output_field=output_field or DateTimeField())
-
-    def aware(self, depth=1):
-        if self.incident is not None:
-            return Value(aware_at(self.incident), output_field=DateTimeField())
-        return Coalesce(
-            self.field("aware_at", depth),
-            self.field("reported_at", depth),
-            output_field=DateTimeField(),
-        )
-
-
-def aware_at(incident):
-    """When the organisation became aware of `incident`: its `aware_at`, else its report time."""
-    return incident.aware_at or incident.reported_at
-
-
-def obligation_states(source, now=None):
-    """The active obligations of the source incident's category, each annotated with
-    `anchor_at`, `due_at`, `risk_at`, `submitted_at`, `waived` and `state`.
-
-    - the clock starts at the anchor: awareness (`aware_at`, else the report time), the
-      classification as major (`classified_major_at`), or the submission of the previous
-      deliverable; it runs `deadline_months` calendar months plus `deadline_hours`;
-    - with `cap_hours`, it is due at the latest that long after awareness (and, while the
-      anchor has not happened, at that cap); with no anchor and no cap there is no due time
-      yet (pending);
-    - met: submitted by the due time; missed: submitted after it; breached: past it,
-      unsubmitted; at risk: unsubmitted with less than (1 − INCIDENT_TARGET_AT_RISK_RATIO) of
-      its time left (a month counted as 30 days); not applicable: a coordinator said so, with
-      a reason (`ObligationWaiver`), or the incident was cancelled (not an incident).
-    """
-    from .models import Obligation, ObligationSubmission, ObligationWaiver
-
-    now = now or timezone.now()
-    if source.incident is not None:
-        qs = Obligation.objects.filter(category_id=source.incident.category_id)
-        incident_pk = Value(source.incident.pk)
-        status = Value(source.incident.status, output_field=CharField())
-    else:
-        qs = Obligation.objects.filter(category_id=OuterRef("category_id"))
-        incident_pk = OuterRef(OuterRef("pk"))
-        status = source.field("status", output_field=CharField())
-    submissions = ObligationSubmission.objects.filter(incident_id=incident_pk)
-    risk_share = max(0.0, 1.0 - settings.INCIDENT_TARGET_AT_RISK_RATIO)
-    nominal_hours = F("deadline_hours") + F("deadline_months") * HOURS_PER_MONTH_FOR_RISK
-    qs = qs.filter(active=True).annotate(
-        submitted_at=Subquery(
-            submissions.filter(obligation_id=OuterRef("pk")).values("submitted_at")[:1]
-        ),
-        previous_at=Subquery(
-            submissions.filter(obligation_id=OuterRef("previous_id")).values("submitted_at")[:1]
-        ),
-        waived=Exists(
-            ObligationWaiver.objects.filter(incident_id=incident_pk, obligation_id=OuterRef("pk"))
-        ),
-        aware=source.aware(depth=1),
-        classified=source.field("classified_major_at"),
-        incident_status=status,
-    )
-    qs = qs.annotate(
-        anchor_at=Case(
-            When(anchor="aware", then=F("aware")),
-            When(anchor="classified", then=F("classified")),
-            When(anchor="previous", then=F("previous_at")),
-            default=Value(None, output_field=DateTimeField()),
-            output_field=DateTimeField(),
-        ),
-        cap_at=DeadlineAdd(F("aware"), Value(0), F("cap_hours") * 3600),
-    )
-    qs = qs.annotate(
-        nominal_due=DeadlineAdd(F("anchor_at"), F("deadline_months"), F("deadline_hours") * 3600),
-    )
-    qs = qs.annotate(
-        due_at=Case(
-            When(cap_hours__isnull=True, then=F("nominal_due")),
-            When(anchor_at__isnull=True, then=F("cap_at")),
-            When(nominal_due__lte=F("cap_at"), then=F("nominal_due")),
-            default=F("cap_at"),
-            output_field=DateTimeField(),
-        ),
-        risk_seconds=ExpressionWrapper(
-            Case(
-                When(cap_hours__isnull=False, cap_hours__lt=nominal_hours, then=F("cap_hours")),
-                default=nominal_hours,
-            )
-            * Value(3600.0 * risk_share),
-            output_field=FloatField(),
-        ),
-    )
-    qs = qs.annotate(risk_at=DeadlineAdd(F("due_at"), Value(0), -F("risk_seconds")))
-    now_value = Value(now, output_field=DateTimeField())
-    cases = [When(waived=True, then=Value(NOT_APPLICABLE))]
-    cases.append(When(incident_status=Status.CANCELLED, then=Value(NOT_APPLICABLE)))
-    cases += [
-        When(submitted_at__isnull=False, due_at__isnull=True, then=Value(MET)),
-        When(submitted_at__isnull=False, submitted_at__lte=F("due_at"), then=Value(MET)),
-        When(submitted_at__isnull=False, then=Value(MISSED)),
-        When(due_at__isnull=True, then=Value(PENDING)),
-        When(due_at__lt=now_value, then=Value(BREACHED)),
-        When(risk_at__lte=now_value, then=Value(AT_RISK)),
-    ]
-    return qs.annotate(
-        state=Case(*cases, default=Value(PENDING), output_field=CharField())
-    ).order_by("id")
-
-
-def incident_obligations(incident, now=None):
-    """The obligations of one incident with their states (`obligation_states`), one query;
-    the submission and waiver themselves come from `obligation_records`."""
-    if incident.category_id is None:
-        from .models import Obligation
-
-        return Obligation.objects.none()
-    return obligation_states(IncidentSource(incident), now=now).select_related("previous")
-
-
-def obligation_records(incident):
-    """{obligation id: submission} and {obligation id: waiver} of one incident (two queries)."""
-    from .models import ObligationSubmission, ObligationWaiver
-
-    submissions = {
-        s.obligation_id: s
-        for s in ObligationSubmission.objects.filter(incident=incident).select_related(
-            "submitted_by"
-        )
-    }
-    waivers = {
-        w.obligation_id: w
-        for w in ObligationWaiver.objects.filter(incident=incident).select_related("decided_by")
-    }
-    return submissions, waivers
-
-
-def with_worst_obligation(queryset, now=None):
-    """`queryset` (incidents) annotated with `obligation_state`: the worst state of its
-    obligations (OBLIGATION_STATE_RANK), None without any; in the list's own query (one
-    EXISTS per state, first match wins)."""
-    states = obligation_states(IncidentSource(), now=now)
-    worst = Case(
-        *(
-            When(Exists(states.filter(state=state)), then=Value(state))
-            for state in OBLIGATION_STATE_RANK
-        ),
-        default=Value(None, output_field=CharField()),
-        output_field=CharField(),
-    )
-    return queryset.annotate(obligation_state=worst)
-
-
-def obligation_state_filter(state, now=None):
-    """A Q matching incidents with at least one obligation in `state`."""
-    if state not in OBLIGATION_STATES:
-        return Q(pk__in=[])
-    return Q(Exists(obligation_states(IncidentSource(), now=now).filter(state=state)))
-
-
-def obligation_counts(user, now=None):
-    """How many incidents `user` sees in full have an obligation breached, or at risk (one query)."""
-    qs = fully_visible_incidents(user)
-    return qs.aggregate(
-        breached=Count("pk", filter=obligation_state_filter(BREACHED, now)),
-        at_risk=Count("pk", filter=obligation_state_filter(AT_RISK, now)),
-    )
-
-
-def breached_obligations(now=None):
-    """(incident id, obligation id) pairs: open incidents with an obligation breached and not
-    yet escalated for it automatically (the timer's work)."""
-    states = obligation_states(IncidentSource(), now=now).filter(state=BREACHED)
-    incidents = Incident.objects.filter(
-        Exists(states), status__in=OPEN_STATUSES, category__isnull=False
-    ).order_by("reported_at", "pk")
-    pairs = []
-    for incident in incidents:
-        done = set(
-            Escalation.objects.filter(
-                incident=incident, automatic=True, obligation__isnull=False
-            ).values_list("obligation_id", flat=True)
-        )
-        for obligation in incident_obligations(incident, now=now):
-            if obligation.state == BREACHED and obligation.pk not in done:
-                pairs.append((incident.pk, obligation.pk))
-    return pairs
+# What the parts export through this module (the names defined above are public as usual).
+__all__ = [
+    "HOURS_PER_MONTH_FOR_RISK",
+    "NOT_APPLICABLE",
+    "OBLIGATION_STATE_LABELS",
+    "OBLIGATION_STATE_RANK",
+    "OBLIGATION_STATES",
+    "DeadlineAdd",
+    "IncidentSource",
+    "add_deadline",
+    "attachment_rows",
+    "attachments_visible_to",
+    "aware_at",
+    "breached_obligations",
+    "fully_ready",
+    "incident_obligations",
+    "obligation_counts",
+    "obligation_records",
+    "obligation_state_filter",
+    "obligation_states",
+    "readiness_words",
+    "sqlite_add_deadline",
+    "with_readiness",
+    "with_worst_obligation",
+]
