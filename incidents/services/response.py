@@ -20,25 +20,25 @@ ACTION_FIELDS = ("kind", "description", "owner", "due_date", "status")
 
 @transaction.atomic
 def team_member_add(*, incident, actor, user, role=TeamMember.Role.RESPONDER):
+    """Add `user` to the team, or change their role there. The member's first history row is
+    its creation, with the actor and the reason (not a bare insert followed by an edit); adding
+    someone already there in the same role changes nothing and records nothing."""
     incident = lock(incident)
     require_on(actor, "incidents.add_teammember", incident)
-    if TeamMember.objects.filter(incident=incident, user=user).exists():
+    member = TeamMember.objects.filter(incident=incident, user=user).first()
+    if member is not None:
         require_on(actor, "incidents.change_teammember", incident)
-    member, created = TeamMember.objects.get_or_create(
-        incident=incident, user=user, defaults={"role": role}
-    )
-    changed = not created and member.role != role
-    if changed:
+        if member.role == role:
+            return member
         member.role = role
         audited_save(member, actor=actor, reason="Role changed")
-    elif created:
-        stamp(member, actor=actor, reason="Added to the team")
-        member.save()
+    else:
+        member = TeamMember(incident=incident, user=user, role=role)
+        audited_save(member, actor=actor, reason="Added to the team")
         notify_team_member_added(member, actor=actor)
-    if created or changed:
-        readiness_record(
-            incident=incident, user=user, part=Readiness.Part.TEAM_MEMBER, role=role, actor=actor
-        )
+    readiness_record(
+        incident=incident, user=user, part=Readiness.Part.TEAM_MEMBER, role=role, actor=actor
+    )
     text = f"{person_name(user)} joined as {member.get_role_display()}"
     timeline(incident, TimelineEntry.Kind.TEAM, text, actor=actor)
     return member

@@ -303,6 +303,27 @@ def test_new_team_members_are_emailed_once(coordinator, incident):
     assert len(emails) == 1 and "response team" in emails[0].subject
 
 
+def test_a_team_members_history_starts_with_who_added_them_and_why(coordinator, incident):
+    helper = factories.staff(username="hist")
+    member = services.team_member_add(incident=incident, actor=coordinator, user=helper)
+    rows = list(member.history.order_by("history_id"))
+    assert [(r.history_type, r.history_user, r.history_change_reason) for r in rows] == [
+        ("+", coordinator, "Added to the team")
+    ]
+    entries = incident.timeline.filter(kind=TimelineEntry.Kind.TEAM).count()
+    # Added again in the same role: nothing changes, so nothing is recorded.
+    services.team_member_add(incident=incident, actor=coordinator, user=helper)
+    assert member.history.count() == 1
+    assert incident.timeline.filter(kind=TimelineEntry.Kind.TEAM).count() == entries
+    services.team_member_add(incident=incident, actor=coordinator, user=helper, role="scribe")
+    newest = member.history.order_by("-history_id").first()
+    assert (newest.history_type, newest.role, newest.history_change_reason) == (
+        "~",
+        "scribe",
+        "Role changed",
+    )
+
+
 def test_an_action_owner_is_emailed_when_given_it_and_when_it_falls_due(coordinator, incident):
     owner = factories.staff(username="olly", email="olly@example.org")
     other = factories.staff(username="otto", email="otto@example.org")
