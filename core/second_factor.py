@@ -215,6 +215,20 @@ def reset(*, actor, user, reason="", code=None):
     return _remove_devices(actor=actor, user=user, reason=reason)
 
 
+def operator_reset(*, actor, user, reason):
+    """The way back in when nobody who may reset is able to (the only superuser lost their
+    phone and their recovery codes): someone with shell access to the server runs
+    `manage.py reset_second_factor USERNAME --reason "..."`. Shell access is the authority, as
+    for `createsuperuser`; the reason is required and the history records it, marked as the
+    command's, with the actor (`--user`, else the system user)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Say why the second factor is reset.", field="reason")
+    return _remove_devices(
+        actor=actor, user=user, reason=f"{reason} (manage.py reset_second_factor)"
+    )
+
+
 @transaction.atomic
 def _remove_devices(*, actor, user, reason):
     removed = 0

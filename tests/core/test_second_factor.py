@@ -243,3 +243,31 @@ def test_a_token_for_an_admin_role_needs_the_second_factor_too(client, settings)
     factories.staff(username="tokenstaff")
     answer = client.post(url, {"username": "tokenstaff", "password": PASSWORD}, content_type="application/json")
     assert answer.status_code == 200
+
+
+def test_the_server_operator_resets_a_locked_out_superuser_from_the_shell(client, superuser):
+    """The only superuser lost phone and recovery codes: `manage.py reset_second_factor`."""
+    from io import StringIO
+
+    from django.conf import settings
+    from django.core.management import CommandError, call_command
+
+    device, _ = enrolled(superuser)
+    with pytest.raises(CommandError, match="Say why"):
+        call_command("reset_second_factor", superuser.username, "--reason", " ")
+    with pytest.raises(CommandError, match="No user"):
+        call_command("reset_second_factor", "nobody", "--reason", "x")
+    assert second_factor.has_second_factor(superuser)
+    out = StringIO()
+    call_command(
+        "reset_second_factor", superuser.username, "--reason", "Lost phone, ticket 7", stdout=out
+    )
+    assert "removed" in out.getvalue()
+    assert not second_factor.has_second_factor(superuser)
+    gone = TOTPDevice.history.get(id=device.pk, history_type="-")
+    assert gone.history_user.username == settings.SYSTEM_USERNAME
+    assert gone.history_change_reason == "Lost phone, ticket 7 (manage.py reset_second_factor)"
+    # They are sent to enrol again, not let in.
+    client.force_login(superuser)
+    response = client.get("/admin/", follow=True)
+    assert response.redirect_chain and response.request["PATH_INFO"] == ENROL
