@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -126,6 +127,15 @@ class EscalateForm(forms.Form):
         return data
 
 
+class IncidentChangeList(ChangeList):
+    """The list's rows carry the worst state of their notification obligations (the target
+    column); only the list's own query computes it, not the filters' choices, the counts or
+    the incident's page."""
+
+    def get_queryset(self, request, exclude_parameters=None):
+        return queries.with_worst_obligation(super().get_queryset(request, exclude_parameters))
+
+
 @admin.register(Incident)
 class IncidentAdmin(EvidenceBundleAdmin, IncidentObligationsMixin, IncidentWorkspace, ServiceAdmin):
     form = IncidentForm
@@ -229,12 +239,12 @@ class IncidentAdmin(EvidenceBundleAdmin, IncidentObligationsMixin, IncidentWorks
     def get_queryset(self, request):
         # The admin is the response team's workspace: a coordinator who only reported a
         # confidential incident reads it in the self-service pages, not here with its inlines.
-        # With the worst state of its notification obligations (admin/obligations.py).
-        return queries.with_worst_obligation(
-            queries.fully_visible_incidents(request.user).select_related(
-                "category", "incident_manager", "reporter"
-            )
+        return queries.fully_visible_incidents(request.user).select_related(
+            "category", "incident_manager", "reporter"
         )
+
+    def get_changelist(self, request, **kwargs):
+        return IncidentChangeList
 
     def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
         # The total without a row-by-row count when nothing narrows the list (p: page,

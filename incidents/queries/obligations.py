@@ -1,6 +1,7 @@
 """Notification obligations: each clock's anchor, due time and state, in SQL."""
 
 import datetime
+import re
 
 from django.conf import settings
 from django.db.models import (
@@ -13,6 +14,8 @@ from django.db.models import (
     F,
     FloatField,
     Func,
+    IntegerField,
+    Min,
     OuterRef,
     Q,
     Subquery,
@@ -90,6 +93,33 @@ class DeadlineAdd(Func):
         moment, months, seconds = (compiler.compile(e) for e in self.get_source_expressions())
         sql = f"({moment[0]} + make_interval(months => ({months[0]})::integer, secs => ({seconds[0]})::double precision))"
         return sql, (*moment[1], *months[1], *seconds[1])
+
+
+class Reused(Func):
+    """An SQL template whose named parts may appear more than once ("{due}" three times):
+    each part is resolved and compiled once and its SQL repeated, where a Case referring to
+    an annotation again and again had Django copy and resolve that annotation's whole tree
+    at every mention (the incident list spent a second per page building its obligation
+    column). The template holds only placeholders and SQL keywords; every value is a part."""
+
+    def __init__(self, template, output_field, **parts):
+        self.sql_template = template
+        self.part_names = tuple(parts)
+        super().__init__(*parts.values(), output_field=output_field)
+
+    def as_sql(self, compiler, connection, **extra):
+        compiled = {
+            name: compiler.compile(part)
+            for name, part in zip(self.part_names, self.get_source_expressions(), strict=True)
+        }
+        params = []
+
+        def fill(match):
+            sql, part_params = compiled[match.group(1)]
+            params.extend(part_params)
+            return f"({sql})"
+
+        return re.sub(r"\{(\w+)\}", fill, self.sql_template), params
 
 
 class IncidentSource:
@@ -179,12 +209,14 @@ def obligation_states(source, now=None):
         nominal_due=DeadlineAdd(F("anchor_at"), F("deadline_months"), F("deadline_hours") * 3600),
     )
     qs = qs.annotate(
-        due_at=Case(
-            When(cap_hours__isnull=True, then=F("nominal_due")),
-            When(anchor_at__isnull=True, then=F("cap_at")),
-            When(nominal_due__lte=F("cap_at"), then=F("nominal_due")),
-            default=F("cap_at"),
-            output_field=DateTimeField(),
+        due_at=Reused(
+            "CASE WHEN {cap_hours} IS NULL THEN {nominal} WHEN {anchor} IS NULL THEN {cap} "
+            "WHEN {nominal} <= {cap} THEN {nominal} ELSE {cap} END",
+            DateTimeField(),
+            cap_hours=F("cap_hours"),
+            nominal=F("nominal_due"),
+            anchor=F("anchor_at"),
+            cap=F("cap_at"),
         ),
         risk_seconds=ExpressionWrapper(
             Case(
@@ -196,20 +228,29 @@ def obligation_states(source, now=None):
         ),
     )
     qs = qs.annotate(risk_at=DeadlineAdd(F("due_at"), Value(0), -F("risk_seconds")))
-    now_value = Value(now, output_field=DateTimeField())
-    cases = [When(waived=True, then=Value(NOT_APPLICABLE))]
-    cases.append(When(incident_status=Status.CANCELLED, then=Value(NOT_APPLICABLE)))
-    cases += [
-        When(submitted_at__isnull=False, due_at__isnull=True, then=Value(MET)),
-        When(submitted_at__isnull=False, submitted_at__lte=F("due_at"), then=Value(MET)),
-        When(submitted_at__isnull=False, then=Value(MISSED)),
-        When(due_at__isnull=True, then=Value(PENDING)),
-        When(due_at__lt=now_value, then=Value(BREACHED)),
-        When(risk_at__lte=now_value, then=Value(AT_RISK)),
-    ]
-    return qs.annotate(
-        state=Case(*cases, default=Value(PENDING), output_field=CharField())
-    ).order_by("id")
+    # First match wins: waived or cancelled, then submitted (met by the due time, else
+    # missed), then no due time yet (pending), past due (breached), inside the risk window.
+    state = Reused(
+        "CASE WHEN {waived} THEN {not_applicable} "
+        "WHEN {status} = {cancelled} THEN {not_applicable} "
+        "WHEN {submitted} IS NOT NULL AND {due} IS NULL THEN {met} "
+        "WHEN {submitted} IS NOT NULL AND {submitted} <= {due} THEN {met} "
+        "WHEN {submitted} IS NOT NULL THEN {missed} "
+        "WHEN {due} IS NULL THEN {pending} "
+        "WHEN {due} < {now} THEN {breached} "
+        "WHEN {risk} <= {now} THEN {at_risk} "
+        "ELSE {pending} END",
+        CharField(),
+        waived=F("waived"),
+        status=F("incident_status"),
+        submitted=F("submitted_at"),
+        due=F("due_at"),
+        risk=F("risk_at"),
+        now=Value(now, output_field=DateTimeField()),
+        cancelled=Value(Status.CANCELLED, output_field=CharField()),
+        **{name: Value(name, output_field=CharField()) for name in OBLIGATION_STATES},
+    )
+    return qs.annotate(state=state).order_by("id")
 
 
 def incident_obligations(incident, now=None):
@@ -238,16 +279,26 @@ def obligation_records(incident):
 
 def with_worst_obligation(queryset, now=None):
     """`queryset` (incidents) annotated with `obligation_state`: the worst state of its
-    obligations (OBLIGATION_STATE_RANK), None without any; in the list's own query (one
-    EXISTS per state, first match wins)."""
-    states = obligation_states(IncidentSource(), now=now)
-    worst = Case(
-        *(
-            When(Exists(states.filter(state=state)), then=Value(state))
-            for state in OBLIGATION_STATE_RANK
-        ),
-        default=Value(None, output_field=CharField()),
-        output_field=CharField(),
+    obligations (OBLIGATION_STATE_RANK), None without any. One correlated subquery in the
+    list's own query: the lowest rank of its obligations' states, named again outside (an
+    aggregate, not ORDER BY … LIMIT 1: SQLite cannot reach the incident from the ORDER BY of a
+    subquery two levels down)."""
+    ranked = {f"s{i}": Value(name) for i, name in enumerate(OBLIGATION_STATE_RANK)}
+    whens = " ".join(f"WHEN {{s{i}}} THEN {i}" for i in range(len(OBLIGATION_STATE_RANK)))
+    rank = Reused(f"CASE {{state}} {whens} END", IntegerField(), state=F("state"), **ranked)
+    lowest = (
+        obligation_states(IncidentSource(), now=now)
+        .order_by()
+        .values("category_id")
+        .annotate(lowest=Min(rank))
+        .values("lowest")
+    )
+    names = " ".join(f"WHEN {i} THEN {{s{i}}}" for i in range(len(OBLIGATION_STATE_RANK)))
+    worst = Reused(
+        f"CASE {{lowest}} {names} END",
+        CharField(),
+        lowest=Subquery(lowest, output_field=IntegerField()),
+        **ranked,
     )
     return queryset.annotate(obligation_state=worst)
 
