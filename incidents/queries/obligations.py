@@ -96,7 +96,7 @@ class DeadlineAdd(Func):
 
 
 class Reused(Func):
-    """An SQL template whose named parts may appear more than once ("{due}" three times):
+    """An SQL template whose named parts may appear more than once ("{due}" four times):
     each part is resolved and compiled once and its SQL repeated, where a Case referring to
     an annotation again and again had Django copy and resolve that annotation's whole tree
     at every mention (the incident list spent a second per page building its obligation
