@@ -1,10 +1,10 @@
 """Notification obligations: each clock's anchor, due time and state, in SQL."""
 
 import datetime
-import re
 
 from django.conf import settings
 from django.db.models import (
+    BooleanField,
     Case,
     CharField,
     Count,
@@ -24,6 +24,8 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+
+from core.expressions import Precompiled, Reused
 
 from ..models import (
     OPEN_STATUSES,
@@ -95,33 +97,6 @@ class DeadlineAdd(Func):
         return sql, (*moment[1], *months[1], *seconds[1])
 
 
-class Reused(Func):
-    """An SQL template whose named parts may appear more than once ("{due}" four times):
-    each part is resolved and compiled once and its SQL repeated, where a Case referring to
-    an annotation again and again had Django copy and resolve that annotation's whole tree
-    at every mention (the incident list spent a second per page building its obligation
-    column). The template holds only placeholders and SQL keywords; every value is a part."""
-
-    def __init__(self, template, output_field, **parts):
-        self.sql_template = template
-        self.part_names = tuple(parts)
-        super().__init__(*parts.values(), output_field=output_field)
-
-    def as_sql(self, compiler, connection, **extra):
-        compiled = {
-            name: compiler.compile(part)
-            for name, part in zip(self.part_names, self.get_source_expressions(), strict=True)
-        }
-        params = []
-
-        def fill(match):
-            sql, part_params = compiled[match.group(1)]
-            params.extend(part_params)
-            return f"({sql})"
-
-        return re.sub(r"\{(\w+)\}", fill, self.sql_template), params
-
-
 class IncidentSource:
     """Where `obligation_states` reads the incident: one loaded incident (constants), or the
     row of the incident list the subquery is correlated with (OuterRef)."""
@@ -178,7 +153,8 @@ def obligation_states(source, now=None):
         qs = Obligation.objects.filter(category_id=OuterRef("category_id"))
         incident_pk = OuterRef(OuterRef("pk"))
         status = source.field("status", output_field=CharField())
-    submissions = ObligationSubmission.objects.filter(incident_id=incident_pk)
+    # One submission per obligation and incident (a unique constraint): no ordering to join for.
+    submissions = ObligationSubmission.objects.filter(incident_id=incident_pk).order_by()
     risk_share = max(0.0, 1.0 - settings.INCIDENT_TARGET_AT_RISK_RATIO)
     nominal_hours = F("deadline_hours") + F("deadline_months") * HOURS_PER_MONTH_FOR_RISK
     qs = qs.filter(active=True).annotate(
@@ -280,9 +256,20 @@ def obligation_records(incident):
 def with_worst_obligation(queryset, now=None):
     """`queryset` (incidents) annotated with `obligation_state`: the worst state of its
     obligations (OBLIGATION_STATE_RANK), None without any. One correlated subquery in the
-    list's own query: the lowest rank of its obligations' states, named again outside (an
-    aggregate, not ORDER BY … LIMIT 1: SQLite cannot reach the incident from the ORDER BY of a
-    subquery two levels down)."""
+    list's own query, compiled once per process (`Precompiled`): the lowest rank of its
+    obligations' states, named again outside (an aggregate, not ORDER BY … LIMIT 1: SQLite
+    cannot reach the incident from the ORDER BY of a subquery two levels down)."""
+    worst = Precompiled(
+        ("worst obligation state", settings.INCIDENT_TARGET_AT_RISK_RATIO),
+        _worst_state,
+        Incident,
+        now or timezone.now(),
+        CharField(),
+    )
+    return queryset.annotate(obligation_state=worst)
+
+
+def _worst_state(now):
     ranked = {f"s{i}": Value(name) for i, name in enumerate(OBLIGATION_STATE_RANK)}
     whens = " ".join(f"WHEN {{s{i}}} THEN {i}" for i in range(len(OBLIGATION_STATE_RANK)))
     rank = Reused(f"CASE {{state}} {whens} END", IntegerField(), state=F("state"), **ranked)
@@ -294,20 +281,28 @@ def with_worst_obligation(queryset, now=None):
         .values("lowest")
     )
     names = " ".join(f"WHEN {i} THEN {{s{i}}}" for i in range(len(OBLIGATION_STATE_RANK)))
-    worst = Reused(
+    return Reused(
         f"CASE {{lowest}} {names} END",
         CharField(),
         lowest=Subquery(lowest, output_field=IntegerField()),
         **ranked,
     )
-    return queryset.annotate(obligation_state=worst)
 
 
 def obligation_state_filter(state, now=None):
-    """A Q matching incidents with at least one obligation in `state`."""
+    """A Q matching incidents with at least one obligation in `state` (compiled once per
+    process and state: `Precompiled`)."""
     if state not in OBLIGATION_STATES:
         return Q(pk__in=[])
-    return Q(Exists(obligation_states(IncidentSource(), now=now).filter(state=state)))
+    return Q(
+        Precompiled(
+            ("obligation in state", state, settings.INCIDENT_TARGET_AT_RISK_RATIO),
+            lambda now: Exists(obligation_states(IncidentSource(), now=now).filter(state=state)),
+            Incident,
+            now or timezone.now(),
+            BooleanField(),
+        )
+    )
 
 
 def obligation_counts(user, now=None):

@@ -10,7 +10,7 @@ from core.errors import Conflict, InvalidInput, NotPermitted
 from incidents import queries, services
 from incidents.demo import seed_obligations
 from incidents.history_visibility import history_rules
-from incidents.models import Category, Escalation, Obligation, ObligationSubmission
+from incidents.models import Category, Escalation, Incident, Obligation, ObligationSubmission
 from tests import factories
 from tests.incidents import factories as f
 
@@ -182,6 +182,30 @@ def test_the_list_filter_and_worst_state_run_in_one_query_at_two_sizes(coordinat
         assert len(rows) == size and {r.obligation_state for r in rows} == {"breached"}
     counts = queries.obligation_counts(coordinator, now=timezone.now() + 100 * H)
     assert counts == {"breached": 6, "at_risk": 0}
+
+
+@pytest.mark.django_db
+def test_the_list_column_compiled_once_follows_the_time_the_setting_and_a_nested_query(coordinator, settings):
+    """The worst state and the filter are compiled to SQL once per process (core.expressions.
+    Precompiled): each reading still takes its own time, the at-risk setting, and reads the
+    same when the list is nested in another query."""
+    seeded()
+    incident = report("Privacy")
+    reported = incident.reported_at
+
+    def listed(now):
+        return queries.with_worst_obligation(Incident.objects.filter(pk=incident.pk), now).get().obligation_state
+
+    assert [listed(reported + hours * H) for hours in (1, 60, 73)] == ["pending", "at_risk", "breached"]
+    settings.INCIDENT_TARGET_AT_RISK_RATIO = 0.9  # at risk from 64.8 h
+    assert listed(reported + 60 * H) == "pending"
+    settings.INCIDENT_TARGET_AT_RISK_RATIO = 0.75
+    later = reported + 73 * H
+    breached = queries.with_worst_obligation(Incident.objects.all(), later).filter(obligation_state="breached")
+    assert list(Incident.objects.filter(pk__in=breached.values("pk"))) == [incident]
+    nested = Incident.objects.filter(queries.obligation_state_filter("breached", later)).values("pk")
+    assert list(Incident.objects.filter(pk__in=nested)) == [incident]
+    assert not Incident.objects.filter(pk__in=Incident.objects.filter(queries.obligation_state_filter("breached", reported)).values("pk")).exists()
 
 
 @pytest.mark.django_db
