@@ -96,18 +96,41 @@ class IncidentObligationSerializer(serializers.Serializer):
         return None if waiver is None else waiver.reason
 
 
-def obligations_data(incident):
-    """The incident's obligations as the API shows them (three queries)."""
+class ObligationPageSerializer(serializers.Serializer):
+    """The first page of an incident's obligations, as `GET …/obligations/` answers."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = IncidentObligationSerializer(many=True)
+
+
+def obligations_data(incident, rows=None):
+    """The incident's obligations (or those of `rows`, a page or one of them) as the API
+    shows them: the rows' query and two for the submissions and waivers."""
     submissions, waivers = queries.obligation_records(incident)
     context = {"submissions": submissions, "waivers": waivers}
-    rows = queries.incident_obligations(incident)
+    if rows is None:
+        rows = queries.incident_obligations(incident)
     return IncidentObligationSerializer(rows, many=True, context=context).data
 
 
 class ObligationActionsMixin:
     """`…/obligations/`, `…/obligations/{obligation_id}/submit/` and `…/not-applicable/`,
     `…/aware/` and `…/classify-major/` of IncidentViewSet: each write calls the service the
-    admin's workspace calls, and answers with the obligations as they now stand."""
+    admin's workspace calls. The list is paginated like every list of the API (api.md,
+    Conventions); `submit` and `not-applicable` answer with the one obligation as it now
+    stands, `aware` and `classify-major` (which move every clock) with the list's first
+    page."""
+
+    def _obligations_page(self, incident):
+        page = self.paginate_queryset(queries.incident_obligations(incident))
+        return self.get_paginated_response(obligations_data(incident, page))
+
+    def _one_obligation(self, incident, obligation):
+        rows = queries.incident_obligations(incident).filter(pk=obligation.pk)
+        (row,) = obligations_data(incident, rows)
+        return Response(row, status=status.HTTP_201_CREATED)
 
     def _obligation(self, obligation_id):
         obligation_pk = parse_id(obligation_id)
@@ -116,14 +139,15 @@ class ObligationActionsMixin:
         return get_object_or_404(Obligation, pk=obligation_pk)
 
     @extend_schema(responses=IncidentObligationSerializer(many=True), filters=False)
-    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    @action(detail=True, methods=["get"], filter_backends=[])
     def obligations(self, request, pk=None):
-        """The incident's notification obligations with their states and due times."""
-        return Response(obligations_data(self.get_object()))
+        """The incident's notification obligations with their states and due times, in
+        the order of their category (paginated)."""
+        return self._obligations_page(self.get_object())
 
     @extend_schema(
         request=SubmissionSerializer,
-        responses={201: IncidentObligationSerializer(many=True)},
+        responses={201: IncidentObligationSerializer},
         filters=False,
     )
     @action(
@@ -133,7 +157,7 @@ class ObligationActionsMixin:
         filter_backends=[],
     )
     def obligation_submit(self, request, pk=None, obligation_id=None):
-        """Record what was sent for one obligation; answers with all of them. 400: no
+        """Record what was sent for one obligation; answers with it as it now stands. 400: no
         recipient, no text or attachment, a time in the future or before the incident
         occurred, an obligation of another category; 409: sent already, not applicable, or
         the deliverable it follows not sent yet."""
@@ -147,11 +171,11 @@ class ObligationActionsMixin:
             actor=request.user,
             **serializer.validated_data,
         )
-        return Response(obligations_data(incident), status=status.HTTP_201_CREATED)
+        return self._one_obligation(incident, obligation)
 
     @extend_schema(
         request=ReasonSerializer,
-        responses={201: IncidentObligationSerializer(many=True)},
+        responses={201: IncidentObligationSerializer},
         filters=False,
     )
     @action(
@@ -162,7 +186,7 @@ class ObligationActionsMixin:
     )
     def obligation_not_applicable(self, request, pk=None, obligation_id=None):
         """Mark one obligation not applicable to this incident, with the reason; answers
-        with all of them. 400: no reason, an obligation of another category; 409: submitted
+        with it as it now stands. 400: no reason, an obligation of another category; 409: submitted
         already (it applied), or marked not applicable already."""
         incident = self.get_object()
         obligation = self._obligation(obligation_id)
@@ -174,11 +198,11 @@ class ObligationActionsMixin:
             actor=request.user,
             reason=serializer.validated_data["reason"],
         )
-        return Response(obligations_data(incident), status=status.HTTP_201_CREATED)
+        return self._one_obligation(incident, obligation)
 
     @extend_schema(
         request=AwareSerializer,
-        responses=IncidentObligationSerializer(many=True),
+        responses=ObligationPageSerializer,
         filters=False,
     )
     @action(detail=True, methods=["post"], filter_backends=[])
@@ -192,17 +216,18 @@ class ObligationActionsMixin:
         incident = services.incident_set_aware(
             incident=incident, actor=request.user, **serializer.validated_data
         )
-        return Response(obligations_data(incident))
+        return self._obligations_page(incident)
 
     @extend_schema(
         request=ClassifyMajorSerializer,
-        responses=IncidentObligationSerializer(many=True),
+        responses=ObligationPageSerializer,
         filters=False,
     )
     @action(detail=True, methods=["post"], url_path="classify-major", filter_backends=[])
     def classify_major(self, request, pk=None):
         """Record that the incident was classified as major (DORA's clock starts there),
-        once, with the reason; answers with the obligations as they now stand. 400: no
+        once, with the reason; answers with the obligations as they now stand (the list's
+        first page). 400: no
         reason, a bad time; 409: classified already."""
         incident = self.get_object()
         serializer = ClassifyMajorSerializer(data=request.data)
@@ -210,4 +235,4 @@ class ObligationActionsMixin:
         incident = services.incident_classify_major(
             incident=incident, actor=request.user, **serializer.validated_data
         )
-        return Response(obligations_data(incident))
+        return self._obligations_page(incident)

@@ -235,8 +235,10 @@ def test_api_lists_and_submits_obligations_with_400s_for_bad_input(coordinator, 
     client = api(coordinator)
     url = f"/api/v1/incidents/{incident.pk}/obligations/"
     body = client.get(url).json()
-    assert [(o["name"], o["state"], o["submission"]) for o in body] == [(GDPR, "pending", None)]
-    assert body[0]["due_at"] is not None
+    assert body["count"] == 1 and body["next"] is None  # paginated, as every list (api.md)
+    rows = body["results"]
+    assert [(o["name"], o["state"], o["submission"]) for o in rows] == [(GDPR, "pending", None)]
+    assert rows[0]["due_at"] is not None
     submit = f"{url}{gdpr.pk}/submit/"
     assert client.post(submit, {"text": "x"}, format="json").status_code == 400  # no recipient
     assert client.post(submit, {"recipient": "DPA"}, format="json").status_code == 400  # nothing sent
@@ -249,8 +251,10 @@ def test_api_lists_and_submits_obligations_with_400s_for_bad_input(coordinator, 
     assert client.post(f"{url}{other.pk}/submit/", {"recipient": "x", "text": "x"}, format="json").status_code == 400
     response = client.post(submit, {"recipient": "DPA", "reference": "DPA-1", "text": "Report"}, format="json")
     assert response.status_code == 201, response.content
-    assert response.json()[0]["state"] == "met"
-    assert response.json()[0]["submission"]["reference"] == "DPA-1"
+    # It answers with the obligation as it now stands.
+    assert response.json()["name"] == GDPR and response.json()["state"] == "met"
+    assert response.json()["submission"]["reference"] == "DPA-1"
+    assert client.get(url).json()["results"][0]["state"] == "met"
     assert client.post(submit, {"recipient": "DPA", "text": "again"}, format="json").status_code == 409
     assert api(factories.staff()).post(submit, {"recipient": "DPA", "text": "x"}, format="json").status_code in (403, 404)
 
@@ -272,7 +276,7 @@ def test_api_sets_aware_classifies_major_and_marks_not_applicable(coordinator, a
     assert client.post(f"{url}aware/", {"aware_at": before, "reason": "x"}, format="json").status_code == 400
     response = client.post(f"{url}aware/", {"aware_at": aware.isoformat(), "reason": "SOC alert"}, format="json")
     assert response.status_code == 200, response.content
-    due = {o["name"]: o["due_at"] for o in response.json()}
+    due = {o["name"]: o["due_at"] for o in response.json()["results"]}
     assert datetime.datetime.fromisoformat(due[EARLY]) == aware + 24 * H
     detail = client.get(url).json()
     assert datetime.datetime.fromisoformat(detail["aware_at"]) == aware
@@ -285,7 +289,8 @@ def test_api_sets_aware_classifies_major_and_marks_not_applicable(coordinator, a
     assert client.post(na, {}, format="json").status_code == 400
     response = client.post(na, {"reason": "Not a significant incident under NIS2"}, format="json")
     assert response.status_code == 201, response.content
-    row = next(o for o in response.json() if o["name"] == EARLY)
+    row = response.json()
+    assert row["name"] == EARLY
     assert row["state"] == "not_applicable"
     assert row["not_applicable_reason"] == "Not a significant incident under NIS2"
     assert client.post(na, {"reason": "again"}, format="json").status_code == 409
