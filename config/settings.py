@@ -81,6 +81,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # request.user.is_verified(): the session passed a second factor (django-otp).
     "django_otp.middleware.OTPMiddleware",
+    # request.user as the user itself from here on, not behind two lazy proxies.
+    "core.middleware.ResolvedUserMiddleware",
     # Admin and session API wait for the second factor of the roles that need one.
     "core.middleware.SecondFactorMiddleware",
     # Pages and forms in the signed-in person's time zone (core/timezones.py).

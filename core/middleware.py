@@ -6,6 +6,7 @@
 - `DatabaseBusyMiddleware`: on SQLite a writer can still find the database locked after
   the busy timeout; that is load, not a bug, so the client is told to retry (503 with
   `Retry-After`), never a 500.
+- `ResolvedUserMiddleware`: `request.user` as the user itself, not behind lazy proxies.
 """
 
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.http import HttpResponse, JsonResponse, QueryDict
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import redirect
+from django.utils.functional import LazyObject, empty
 
 from core.database import is_database_busy
 from core.parsing import NUL_MESSAGE, form_has_nul
@@ -136,4 +138,29 @@ class SecondFactorMiddleware:
             query = QueryDict(mutable=True)
             query[REDIRECT_FIELD_NAME] = request.get_full_path()
             return redirect(f"/accounts/second-factor/?{query.urlencode()}")
+        return self.get_response(request)
+
+
+class ResolvedUserMiddleware:
+    """`request.user` becomes the user object itself, loaded here once.
+
+    Django's AuthenticationMiddleware puts a lazy proxy there and django-otp wraps it in a
+    second one; every later read of an attribute (each permission check, each visibility
+    filter, each `user.pk` in a query, DRF's session authentication returning it) went
+    through both, a tenth of an API detail read's Python. The admin and the API load the
+    user first thing anyway (SecondFactorMiddleware asks whether it is signed in), and a
+    request without a session cookie loads it without a query. Signing in and out within
+    a request replace `request.user` themselves, as they always do.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = request.user
+        while isinstance(user, LazyObject):
+            if user._wrapped is empty:
+                user._setup()
+            user = user._wrapped
+        request.user = user
         return self.get_response(request)

@@ -5,6 +5,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -113,7 +114,7 @@ class IncidentViewSet(EvidenceMixin, ObligationActionsMixin, ServiceViewSet):
     ordering = ("-reported_at", "-id")
     pagination_class = CountedPagination
     serializer_class = serializers.IncidentDetailSerializer
-    read_serializer_class = serializers.IncidentDetailSerializer
+    read_serializer_class = serializers.IncidentDetailRowSerializer
     list_serializer_class = serializers.IncidentListRowSerializer
     write_serializer_class = serializers.IncidentUpdateSerializer
     report_serializer_class = serializers.IncidentReportSerializer
@@ -145,13 +146,20 @@ class IncidentViewSet(EvidenceMixin, ObligationActionsMixin, ServiceViewSet):
         if self.action == "list":
             return queries.incident_list_rows(user).annotate(seen_in_full=seen_in_full)
         if self.action in REPORTER_ACTIONS:
-            qs = queries.incident_list(user).annotate(seen_in_full=seen_in_full)
+            # One incident: whether its reader sees it in full is asked of it once read
+            # (`get_object`: queries.can_see, on its prefetched team), not computed in SQL a
+            # second time beside the visibility filter.
+            qs = queries.incident_list(user)
         else:
             # Edits, steps and the nested lists (timeline, escalations, actions, history)
             # exist only for those who see the incident in full: a reporter gets 404.
             qs = queries.fully_visible_incidents(user).select_related("category")
         if self.action in DETAIL_ACTIONS:
-            qs = qs.prefetch_related("team")
+            # In the order the model gives within one incident, without its Meta ordering's
+            # join back on the incident.
+            qs = qs.prefetch_related(
+                Prefetch("team", TeamMember.objects.order_by("added_at", "id"))
+            )
         return qs
 
     def _seen_in_full(self, incident):
@@ -160,9 +168,10 @@ class IncidentViewSet(EvidenceMixin, ObligationActionsMixin, ServiceViewSet):
 
     def get_object(self):
         incident = super().get_object()
+        incident.seen_in_full = self._seen_in_full(incident)
         # Read by get_serializer_class: whatever shows this incident from here on (the
         # browsable API's forms too) shows a reporter only what they reported.
-        self.reporter_only = not self._seen_in_full(incident)
+        self.reporter_only = not incident.seen_in_full
         return incident
 
     def read_representation(self, instance):
@@ -290,7 +299,9 @@ class IncidentViewSet(EvidenceMixin, ObligationActionsMixin, ServiceViewSet):
         incident = self.get_object()
         return self.nested(
             request,
-            rows=queries.with_readiness(incident.team.select_related("user")).order_by("added_at", "id"),
+            rows=queries.with_readiness(incident.team.select_related("user")).order_by(
+                "added_at", "id"
+            ),
             serializer_class=workspace.TeamMemberRowSerializer,
             create=partial(services.team_member_add, incident=incident, actor=request.user),
         )

@@ -136,6 +136,9 @@ def can_see(user, incident):
         return True
     if incident.incident_manager_id is None and triages_unassigned(user):
         return True
+    team = getattr(incident, "_prefetched_objects_cache", {}).get("team")
+    if team is not None:  # read with the incident (the API's detail): no query
+        return any(member.user_id == user.pk for member in team)
     return TeamMember.objects.filter(incident_id=incident.pk, user=user).exists()
 
 

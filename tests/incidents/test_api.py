@@ -265,3 +265,47 @@ def test_list_rows_built_by_hand_match_the_declared_serializer(api, coordinator,
     )
     anonymous = next(row for row in fast if row["title"] == "Anonymous")
     assert anonymous["reporter"] == (reporter.pk if sees_reporter else None)
+
+
+@pytest.mark.parametrize("sees_reporter", [False, True])
+def test_the_detail_built_by_hand_matches_the_declared_serializer(api, coordinator, sees_reporter):
+    """The detail read's hand-built body (speed) says exactly what the declared fields would,
+    for an incident with a team, one closed with a review, one cancelled, an anonymous one."""
+    import json
+
+    from django.db.models import Prefetch
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from incidents import queries, services
+    from incidents.api import serializers as s
+    from incidents.models import TeamMember
+
+    f.targets()
+    reporter = factories.staff(username="rep")
+    f.incident(reporter, title="Anonymous", anonymous=True, occurred_hours_ago=72)
+    teamed = f.incident(reporter, title="Teamed", impact=1, urgency=1, affected_service="Mail")
+    services.incident_update(incident=teamed, actor=coordinator, incident_manager=coordinator)
+    services.team_member_add(incident=teamed, actor=coordinator, user=factories.staff())
+    f.walk(teamed, coordinator, "triaged", "investigating", "contained")
+    closed = f.incident(reporter, title="Closed", impact=4, urgency=4)
+    f.walk(closed, coordinator, "triaged", "investigating", "contained", "eradicated", "recovered")
+    f.completed_review(closed, coordinator)
+    f.walk(closed, coordinator, "closed")
+    f.walk(f.incident(reporter, title="Dropped"), coordinator, "cancelled")
+    request = Request(APIRequestFactory().get("/"))
+    request.user = coordinator
+    team = Prefetch("team", TeamMember.objects.order_by("added_at", "id"))
+    incidents = list(queries.incident_list(coordinator).prefetch_related(team))
+    assert len(incidents) == 4
+    for with_targets in (True, False):
+        context = {"request": request, "sees_reporter": sees_reporter}
+        if with_targets:
+            context["targets"] = queries.targets_by_priority()
+        for incident in incidents:
+            fast = s.IncidentDetailRowSerializer(incident, context=context).data
+            declared = s.IncidentDetailSerializer(incident, context=context).data
+            assert json.dumps(fast, default=str) == json.dumps(declared, default=str)
+            if incident.title == "Teamed":
+                assert len(fast["team"]) == 1 and fast["allowed_transitions"]
+                assert fast["targets"]["acknowledge"] is not None
