@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -26,6 +27,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from simple_history.utils import get_history_model_for_model
 
 from core.admin_history import ReadableHistory
+from core.admin_list import escaped
 from core.admin_site import AdminDoors, refuse_writes
 from core.errors import DomainError
 from core.evidence import history_entries_by
@@ -142,11 +144,12 @@ class AuditedAdmin(PeopleByName, AdminDoors, ReadableHistory, SimpleHistoryAdmin
     def action_checkbox(self, obj):
         """Django's row checkbox, the same markup without a form-renderer template per row
         (which was a sixth of a 50-row changelist)."""
-        return format_html(
-            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
-            helpers.ACTION_CHECKBOX_NAME,
-            str(obj.pk),
-            format_html(_("Select this object for an action - {}"), str(obj)),
+        # format_html's result, the parts escaped here (it ran twice a row): the translated
+        # sentence as it stands, the record's name escaped in it.
+        label = _("Select this object for an action - {}").format(escaped(str(obj)))
+        return mark_safe(
+            f'<input type="checkbox" name="{helpers.ACTION_CHECKBOX_NAME}" '
+            f'value="{escaped(obj.pk)}" class="action-select" aria-label="{label}">'
         )
 
     def response_action(self, request, queryset):
