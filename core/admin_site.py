@@ -35,6 +35,7 @@ from django.db.models import Field
 from django.http import Http404, HttpResponseNotAllowed
 from django.urls import path
 
+from core import admin_nav
 from core.roles import reads_only
 
 READ_METHODS = ("GET", "HEAD")
@@ -183,6 +184,13 @@ class CaseAdminSite(AdminSite):
                     )
             app["models"].extend(pages)
         return app_dict
+
+    def get_app_list(self, request, app_label=None):
+        """Django's, once per kind of reader (core.admin_nav: the same permissions, language
+        and prefix see the same list)."""
+        return admin_nav.app_list(
+            request, app_label, lambda: super(CaseAdminSite, self).get_app_list(request, app_label)
+        )
 
     def autocomplete_view(self, request):
         return LabelledAutocompleteView.as_view(admin_site=self)(request)
