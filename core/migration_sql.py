@@ -28,3 +28,31 @@ def run_sql_per_vendor(forward, backward, *, what):
         return run
 
     return migrations.RunPython(runner(forward), runner(backward))
+
+
+TRANSITION_TABLES = {
+    "insert": "REFERENCING NEW TABLE AS new_rows",
+    "update": "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
+    "delete": "REFERENCING OLD TABLE AS old_rows",
+    "truncate": "",
+}
+
+
+def pg_statement_triggers(table, prefix):
+    """PostgreSQL statement triggers `{prefix}_{insert,update,delete,truncate}` AFTER each on
+    `table`, with their transition tables (new_rows, old_rows), each calling the function
+    of its own name (created beforehand by the migration)."""
+    return [
+        f"""CREATE TRIGGER {prefix}_{op} AFTER {op.upper()} ON {table}
+    {referencing}
+    FOR EACH STATEMENT EXECUTE FUNCTION {prefix}_{op}()"""
+        for op, referencing in TRANSITION_TABLES.items()
+    ]
+
+
+def pg_drop_statement_triggers(table, prefix):
+    """What undoes `pg_statement_triggers` and the functions they call."""
+    return [
+        *(f"DROP TRIGGER IF EXISTS {prefix}_{op} ON {table}" for op in TRANSITION_TABLES),
+        *(f"DROP FUNCTION IF EXISTS {prefix}_{op}()" for op in TRANSITION_TABLES),
+    ]

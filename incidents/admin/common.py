@@ -5,8 +5,9 @@ from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
-from core.admin import domain_error_message
+from core.admin import PersonFilter, domain_error_message
 from core.errors import DomainError
+from core.people import person_label
 
 from .. import queries
 from ..models import OPEN_STATUSES
@@ -142,9 +143,11 @@ class ReadinessFilter(admin.SimpleListFilter):
         if self.value() == "ready":
             return queries.fully_ready(queryset)
         if self.value() == "not_ready":
-            return queryset.filter(readiness__isnull=False).exclude(
-                pk__in=queries.fully_ready(queryset.model.objects.all()).values("pk")
-            ).distinct()
+            return (
+                queryset.filter(readiness__isnull=False)
+                .exclude(pk__in=queries.fully_ready(queryset.model.objects.all()).values("pk"))
+                .distinct()
+            )
         return queryset
 
 
@@ -260,3 +263,11 @@ class KnownPeopleInline:
 
         formset.form = Form
         return formset
+
+
+class IncidentManagerFilter(PersonFilter):
+    """The incident managers, by name: those of the incidents the reader sees
+    (queries.incident_managers), found without visiting every incident."""
+
+    def field_choices(self, field, request, model_admin):
+        return [(user.pk, person_label(user)) for user in queries.incident_managers(request.user)]

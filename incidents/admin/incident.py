@@ -16,7 +16,6 @@ from django.utils.safestring import mark_safe
 
 from core.admin import (
     EvidenceBundleAdmin,
-    PersonFilter,
     ServiceAdmin,
     person_column,
 )
@@ -41,6 +40,7 @@ from .attachments import ATTACHMENT_INLINES
 from .common import (
     UNCLASSIFIED_LABEL,
     CategoryFilter,
+    IncidentManagerFilter,
     OpenFilter,
     PlanVersionFilter,
     ReadinessFilter,
@@ -163,7 +163,7 @@ class IncidentAdmin(EvidenceBundleAdmin, IncidentObligationsMixin, IncidentWorks
         TargetStateFilter,
         "is_late",
         "confidential",
-        ("incident_manager", PersonFilter),
+        ("incident_manager", IncidentManagerFilter),
         ("reported_at", admin.DateFieldListFilter),
         ReopenedFilter,
         PlanVersionFilter,

@@ -20,7 +20,11 @@ drops its triggers; `tests/incidents/test_tally.py` fails if that ever happens u
 from django.conf import settings
 from django.db import migrations, models
 
-from core.migration_sql import run_sql_per_vendor
+from core.migration_sql import (
+    pg_drop_statement_triggers,
+    pg_statement_triggers,
+    run_sql_per_vendor,
+)
 
 TABLE = "incidents_incident_tally"
 SEED = f"""INSERT INTO {TABLE} (id, public_count, confidential_count) VALUES (1,
@@ -96,27 +100,10 @@ PG_FORWARD = [
       UPDATE {TABLE} SET public_count = 0, confidential_count = 0;
       RETURN NULL;
     END $$ LANGUAGE plpgsql""",
-    """CREATE TRIGGER incidents_tally_insert AFTER INSERT ON incidents_incident
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION incidents_tally_insert()""",
-    """CREATE TRIGGER incidents_tally_update AFTER UPDATE ON incidents_incident
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION incidents_tally_update()""",
-    """CREATE TRIGGER incidents_tally_delete AFTER DELETE ON incidents_incident
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION incidents_tally_delete()""",
-    """CREATE TRIGGER incidents_tally_truncate AFTER TRUNCATE ON incidents_incident
-    FOR EACH STATEMENT EXECUTE FUNCTION incidents_tally_truncate()""",
+    *pg_statement_triggers("incidents_incident", "incidents_tally"),
 ]
 PG_BACKWARD = [
-    *(
-        f"DROP TRIGGER IF EXISTS incidents_tally_{op} ON incidents_incident"
-        for op in ("insert", "update", "delete", "truncate")
-    ),
-    *(
-        f"DROP FUNCTION IF EXISTS incidents_tally_{op}()"
-        for op in ("insert", "update", "delete", "truncate")
-    ),
+    *pg_drop_statement_triggers("incidents_incident", "incidents_tally"),
     f"DROP TABLE IF EXISTS {TABLE}",
 ]
 

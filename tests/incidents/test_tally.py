@@ -63,13 +63,16 @@ def test_a_rolled_back_write_leaves_the_tally_alone():
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="TRUNCATE is PostgreSQL's")
-def test_truncate_zeroes_the_tally():
-    f.incident()
+def test_truncate_zeroes_the_tally(coordinator):
+    managed = f.incident()
+    services.incident_update(incident=managed, actor=coordinator, incident_manager=coordinator)
     f.incident(confidential=True)
+    assert manager_tally() == [(coordinator.pk, 1)]
     with connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the test's transaction has pending checks
         cursor.execute("TRUNCATE incidents_incident CASCADE")
     assert tally() == (0, 0)
+    assert manager_tally() == []
 
 
 def _copy(incident, reference):
@@ -141,7 +144,6 @@ def test_the_admin_changelist_total_is_what_the_coordinator_may_see(client, worl
     assert narrowed.context["cl"].result_count == 2
 
 
-
 def test_replace_into_keeps_the_tally_exact_on_sqlite(sqlite_only):
     # REPLACE deletes the row it collides with; our connections turn on recursive_triggers
     # so that delete fires the tally's DELETE trigger (core.apps).
@@ -152,3 +154,81 @@ def test_replace_into_keeps_the_tally_exact_on_sqlite(sqlite_only):
             [incident.pk],
         )
     assert tally() == counted() == (1, 0)
+
+
+# -- the manager tally (incidents migration 0015): the incident manager filter's people ----
+
+
+def manager_tally():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT manager_id, public_count FROM {queries.MANAGER_TALLY_TABLE} "
+            "WHERE public_count <> 0 ORDER BY manager_id"
+        )
+        return cursor.fetchall()
+
+
+def managers_counted():
+    rows = (
+        Incident.objects.filter(confidential=False, incident_manager__isnull=False)
+        .values_list("incident_manager_id")
+        .order_by("incident_manager_id")
+    )
+    counts = {}
+    for (manager,) in rows:
+        counts[manager] = counts.get(manager, 0) + 1
+    return sorted(counts.items())
+
+
+def test_the_manager_tally_follows_every_write(coordinator, superuser):
+    other = factories.coordinator(username="other")
+    public = f.incident(title="Public")
+    assert manager_tally() == managers_counted() == []
+    services.incident_update(incident=public, actor=coordinator, incident_manager=coordinator)
+    assert manager_tally() == managers_counted() == [(coordinator.pk, 1)]
+    services.incident_update(incident=public, actor=coordinator, title="Renamed")
+    services.incident_update(incident=public, actor=coordinator, incident_manager=other)
+    assert manager_tally() == managers_counted() == [(other.pk, 1)]
+    services.incident_update(incident=public, actor=superuser, confidential=True)
+    assert manager_tally() == managers_counted() == []
+    services.incident_update(incident=public, actor=superuser, confidential=False)
+    secret = f.incident(title="Secret", confidential=True)
+    services.incident_update(incident=secret, actor=superuser, incident_manager=coordinator)
+    assert manager_tally() == managers_counted() == [(other.pk, 1)]
+
+    # Paths that bypass the services (bulk writes, deletes) keep it exact too.
+    Incident.objects.bulk_create(
+        [Incident(**_copy(Incident.objects.get(pk=public.pk), f"BULK-{i}")) for i in range(3)]
+    )
+    assert manager_tally() == managers_counted() == [(other.pk, 4)]
+    Incident.objects.filter(reference__startswith="BULK-").update(incident_manager=coordinator)
+    assert manager_tally() == managers_counted() == [(coordinator.pk, 3), (other.pk, 1)]
+    Incident.objects.filter(reference="BULK-0").delete()
+    Incident.objects.filter(reference="BULK-1").update(incident_manager=None)
+    assert manager_tally() == managers_counted() == [(coordinator.pk, 1), (other.pk, 1)]
+
+
+def test_the_manager_filter_offers_exactly_the_managers_of_what_the_reader_sees(
+    client, coordinator, compliance_user, superuser
+):
+    lead = factories.coordinator(username="lead", first_name="Lee", last_name="Lead")
+    hidden = factories.coordinator(username="hidden", first_name="Hal", last_name="Hidden")
+    public = f.incident(title="Public")
+    services.incident_update(incident=public, actor=lead, incident_manager=lead)
+    secret = f.incident(title="Secret", confidential=True)
+    services.incident_update(incident=secret, actor=superuser, incident_manager=hidden)
+    mine = f.incident(title="Mine", confidential=True)
+    services.incident_update(incident=mine, actor=superuser, incident_manager=coordinator)
+    outsider = factories.coordinator(username="outsider")
+    for user in (coordinator, compliance_user, outsider, superuser, factories.staff()):
+        naive = set(
+            queries.fully_visible_incidents(user)
+            .exclude(incident_manager=None)
+            .values_list("incident_manager_id", flat=True)
+        )
+        offered = set(queries.incident_managers(user).values_list("pk", flat=True))
+        assert offered == naive & set(queries.people_visible_to(user).values_list("pk", flat=True))
+    assert {u.username for u in queries.incident_managers(outsider)} == {"lead"}
+    client.force_login(outsider)
+    page = client.get(reverse("admin:incidents_incident_changelist")).content.decode()
+    assert "Lee Lead" in page and "Hal Hidden" not in page  # by name, and only what they see
