@@ -144,6 +144,19 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not e
     # COUNT over 100,000 incidents under a coordinator's visibility filter: compiling takes
     # 10-40 ms and saves less on queries this short (README, "Performance"). DB_JIT=1 keeps it.
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
+    "DB_PREPARED_STATEMENTS", False
+):
+    # Parameters bound by the server, and a statement the connection has run
+    # DB_PREPARE_THRESHOLD times prepared, so PostgreSQL plans it once per connection
+    # (README, "Performance": planning the incident list's query took longer than running
+    # it). Off behind a pooler in transaction mode (PgBouncer), which cannot keep them.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "server_side_binding": True,
+            "prepare_threshold": int(env("DB_PREPARE_THRESHOLD", "5")),
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

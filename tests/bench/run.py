@@ -53,6 +53,9 @@ NAMES = (
 )
 # Floor-ratio targets of the issue; the others have the growth target only.
 RATIO_TARGETS = {
+    # issue 14, at full scale: the admin changelist within 6x its floor, the detail within 5x
+    "admin_incident_changelist": 6.0,
+    "api_incident_detail": 5.0,
     "api_incident_list": 4.0,
     "ack_compliance": 2.0,
     "training_compliance_page": 2.0,

@@ -93,3 +93,12 @@ def test_a_permission_granted_shows_in_the_navigation_at_once(client):
     assert "/admin/training/course/" in sidebar_of(client.get(COURSES).content.decode())
     person.groups.remove(viewer)
     assert "/admin/training/course/" not in client.get("/admin/").content.decode()
+
+
+def test_the_header_links_are_djangos_and_the_zone(client, coordinator):
+    client.force_login(coordinator)
+    page = client.get(INCIDENTS).content.decode()
+    header = page[page.index('id="user-tools"') : page.index("</header>")]
+    for text in ("Times in UTC", "Second factor", "Change password", "Log out"):
+        assert text in header, text
+    assert 'action="/admin/logout/"' in header and "csrfmiddlewaretoken" in header
