@@ -42,6 +42,17 @@ def obligation_state_html(state):
     )
 
 
+def obligations_of(incident, now=None):
+    """(rows, submissions, waivers) of `incident`'s obligations, read once for the page that
+    shows them twice (the "Notification obligations" section and the workspace): three
+    queries, whether or not its category has any."""
+    read = getattr(incident, "_obligations_read", None)
+    if read is None:
+        rows = list(queries.incident_obligations(incident, now=now))
+        read = incident._obligations_read = (rows, *queries.obligation_records(incident))
+    return read
+
+
 def when(moment):
     """A time in the reader's zone, the zone named."""
     if moment is None:
@@ -181,10 +192,9 @@ class IncidentObligationsMixin:
 
     @admin.display(description="obligations")
     def obligations_display(self, obj):
-        rows = list(queries.incident_obligations(obj))
+        rows, submissions, waivers = obligations_of(obj)
         if not rows:
             return "None for this category."
-        submissions, waivers = queries.obligation_records(obj)
         lines = []
         for row in rows:
             if row.pk in submissions:
@@ -222,8 +232,7 @@ class IncidentObligationsMixin:
         context = super().workspace_context(request, incident)
         now = timezone.now()
         may = context["workspace_may"]
-        rows = list(queries.incident_obligations(incident, now=now))
-        submissions, waivers = queries.obligation_records(incident) if rows else ({}, {})
+        rows, submissions, waivers = obligations_of(incident, now=now)
         shown = []
         for row in rows:
             entry = {

@@ -405,3 +405,42 @@ def test_the_metrics_count_obligations_met_missed_and_breached(coordinator, api)
         "due": 3, "met": 1, "missed": 1, "breached": 1, "met_percent": 33.3,
         "incidents_breached": 1, "incidents_at_risk": 0,
     }
+
+
+@pytest.mark.django_db
+def test_the_incident_page_reads_its_obligations_once_whatever_its_category_carries(
+    coordinator, client
+):
+    """The page shows the obligations twice (their section and the workspace's clocks) from
+    one read: the same queries for an incident whose category carries none and one with
+    a submission and a waiver."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    seeded()
+    f.targets()
+    Category.objects.create(name="Facilities")
+    bare = report("Facilities")
+    busy = report("Security")
+    services.obligation_submit(
+        incident=busy, obligation=Obligation.objects.get(name=EARLY), actor=coordinator,
+        recipient="CSIRT", text="Early warning",
+    )  # fmt: skip
+    services.obligation_not_applicable(
+        incident=busy, obligation=Obligation.objects.get(name=NOTIFY), actor=coordinator,
+        reason="Not significant after all",
+    )  # fmt: skip
+    client.force_login(coordinator)
+
+    def queries_of(incident):
+        url = f"/admin/incidents/incident/{incident.pk}/change/"
+        client.get(url)
+        with CaptureQueriesContext(connection) as ctx:
+            page = client.get(url)
+        assert page.status_code == 200
+        return len(ctx.captured_queries), page.content.decode()
+
+    (bare_count, bare_page), (busy_count, busy_page) = queries_of(bare), queries_of(busy)
+    assert "None for this category." in bare_page
+    assert "to CSIRT" in busy_page and "Not significant after all" in busy_page
+    assert bare_count == busy_count, (bare_count, busy_count)
