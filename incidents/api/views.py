@@ -142,8 +142,8 @@ class IncidentViewSet(EvidenceMixin, ObligationActionsMixin, ServiceViewSet):
 
     def get_queryset(self):
         user = self.request.user
-        seen_in_full = queries.seen_in_full_annotation(user)
         if self.action == "list":
+            seen_in_full = queries.seen_in_full_annotation(user)
             return queries.incident_list_rows(user).annotate(seen_in_full=seen_in_full)
         if self.action in REPORTER_ACTIONS:
             # One incident: whether its reader sees it in full is asked of it once read
